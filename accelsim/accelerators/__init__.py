@@ -1,0 +1,1 @@
+"""One sub-package per chip, all with the same surface (see base.Accelerator)."""

@@ -1,0 +1,11 @@
+"""The one registry of chips: name -> Accelerator. Add a chip by adding its record here."""
+
+from __future__ import annotations
+
+from accelsim.accelerators.base import Accelerator
+from accelsim.accelerators.systolic import SYSTOLIC
+
+ACCELERATORS: dict[str, Accelerator] = {acc.name: acc for acc in (SYSTOLIC,)}
+
+#: accelerator name -> config class, for accelsim.config.load
+CONFIG_CLASSES = {name: acc.config_class for name, acc in ACCELERATORS.items()}

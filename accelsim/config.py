@@ -1,0 +1,165 @@
+"""Typed, frozen accelerator configs loaded from YAML presets, validated at load.
+
+Every chip declares a frozen dataclass deriving from :class:`ChipConfig`; each field is declared
+with :func:`param`, which carries its one-line description, unit (in the field name) and range.
+Variants of a chip are subclasses that only override defaults (gem5 Params style).
+
+A preset YAML file names its chip and sets fields::
+
+    accelerator: systolic        # key into accelsim.accelerators.ACCELERATORS
+    description: TPU-like ...    # free text (optional)
+    sources: {rows: "Jouppi et al. ISCA 2017 §2"}   # where values come from (optional)
+    rows: 128
+    cols: 128
+
+Unknown keys, wrong types and out-of-range values raise :class:`ConfigError` naming the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from accelsim.errors import ConfigError
+
+#: Keys a preset may carry besides the chip's fields.
+META_KEYS = ("accelerator", "description", "sources")
+
+
+def param(default: Any, doc: str, *, min: float | None = None, max: float | None = None,
+          pow2: bool = False, choices: tuple | None = None) -> Any:
+    """Declare a config field with its description and valid range."""
+    meta = {"doc": doc, "min": min, "max": max, "pow2": pow2, "choices": choices}
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def configs_dir() -> Path:
+    """Where presets live: $ACCELSIM_CONFIGS, else the repository's configs/ folder."""
+    env = os.environ.get("ACCELSIM_CONFIGS")
+    return Path(env) if env else Path(__file__).resolve().parents[1] / "configs"
+
+
+def preset_names() -> list[str]:
+    d = configs_dir()
+    return sorted(p.stem for p in d.glob("*.yaml")) if d.is_dir() else []
+
+
+@dataclass(frozen=True)
+class ChipConfig:
+    """Fields every chip has. Subclasses add their own and set ``accelerator``."""
+
+    accelerator: typing.ClassVar[str] = ""
+
+    label: str = param("custom", "name shown in the results' `config` column")
+    clock_hz: float = param(1e9, "core clock frequency, Hz", min=1.0)
+    energy_table: str = param("horowitz45", "energy table: a name under accelsim/energy/tables or a YAML path")
+
+    def __post_init__(self) -> None:
+        hints = typing.get_type_hints(type(self))
+        for f in dataclasses.fields(self):
+            object.__setattr__(self, f.name, _check_field(f, hints[f.name], getattr(self, f.name)))
+        self.validate()
+
+    def validate(self) -> None:
+        """Cross-field checks; subclasses override and raise ConfigError."""
+
+    @classmethod
+    def describe(cls) -> list[tuple[str, str, Any, str]]:
+        """(name, type, default, description) for every field, for docs and `accelsim info`."""
+        hints = typing.get_type_hints(cls)
+        return [(f.name, getattr(hints[f.name], "__name__", str(hints[f.name])), f.default,
+                 f.metadata.get("doc", "")) for f in dataclasses.fields(cls)]
+
+
+def _check_field(f: dataclasses.Field, typ: Any, value: Any) -> Any:
+    """Check one field's type and range; return the value (ints widened to float fields)."""
+    name = f.name
+    if typ is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if typ is float and isinstance(value, str):  # PyYAML reads 1.0e9 (no sign) as a string
+        try:
+            value = float(value)
+        except ValueError:
+            pass
+    if (typ in (int, float) and isinstance(value, bool)) or not isinstance(value, typ):
+        raise ConfigError(f"{name}: expected {typ.__name__}, got {type(value).__name__} {value!r}")
+    m = f.metadata
+    if m.get("choices") is not None and value not in m["choices"]:
+        raise ConfigError(f"{name}: {value!r} is not one of {', '.join(map(str, m['choices']))}")
+    if m.get("min") is not None and value < m["min"]:
+        raise ConfigError(f"{name}: {value!r} is below the minimum {m['min']}")
+    if m.get("max") is not None and value > m["max"]:
+        raise ConfigError(f"{name}: {value!r} is above the maximum {m['max']}")
+    if m.get("pow2") and (value <= 0 or value & (value - 1)):
+        raise ConfigError(f"{name}: {value!r} must be a power of two (the hardware indexes it with bits)")
+    return value
+
+
+def parse_overrides(items: list[str] | None) -> dict[str, Any]:
+    """Parse CLI ``--set key=value`` items; values are read as YAML scalars (64, 1e9, true, ws)."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r}: expected key=value")
+        try:
+            out[key.strip()] = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            raise ConfigError(f"--set {item!r}: cannot parse the value") from None
+    return out
+
+
+def _resolve(source: str | os.PathLike) -> tuple[Path, str]:
+    p = Path(source)
+    if p.suffix in (".yaml", ".yml") or p.is_file():
+        if not p.is_file():
+            raise ConfigError(f"config file {p} does not exist")
+        return p, p.stem
+    preset = configs_dir() / f"{source}.yaml"
+    if preset.is_file():
+        return preset, str(source)
+    raise ConfigError(f"unknown config {str(source)!r}: not a file and not a preset "
+                      f"(presets: {', '.join(preset_names()) or 'none'})")
+
+
+def load(source: str | os.PathLike | Mapping, classes: Mapping[str, type[ChipConfig]],
+         **overrides: Any) -> ChipConfig:
+    """Load a preset name, YAML path or mapping into the chip's config class, then apply overrides."""
+    if isinstance(source, Mapping):
+        doc, label, where = dict(source), str(source.get("label", "custom")), "config"
+    else:
+        path, label = _resolve(source)
+        where = str(path)
+        try:
+            doc = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{where}: not valid YAML ({exc.__class__.__name__})") from None
+        if not isinstance(doc, dict):
+            raise ConfigError(f"{where}: expected a mapping of config keys")
+    chip = doc.get("accelerator")
+    if chip not in classes:
+        raise ConfigError(f"{where}: accelerator: {chip!r} is not a known chip "
+                          f"(known: {', '.join(sorted(classes))})")
+    cls = classes[chip]
+    fields = {f.name for f in dataclasses.fields(cls)}
+    values = {k: v for k, v in doc.items() if k not in META_KEYS}
+    values.setdefault("label", label)
+    if overrides:
+        tag = ",".join(f"{k}={v}" for k, v in overrides.items() if k != "label")
+        values.update(overrides)
+        if "label" not in overrides and tag:
+            values["label"] = f"{values['label']}[{tag}]"
+    for k in values:
+        if k not in fields:
+            raise ConfigError(f"{where}: unknown key {k!r} for {chip} (valid: {', '.join(sorted(fields))})")
+    try:
+        return cls(**values)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None

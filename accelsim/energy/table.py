@@ -1,0 +1,139 @@
+"""Energy reference tables: per-operation energies with their sources, and the interpolations
+that turn them into prices for a chip's components (Accelergy-style ERT).
+
+Interpolation rules (documented in shared/reference/energy.md): arithmetic is interpolated
+log-log in operand width (multipliers grow ~bits^2, adders ~bits); SRAM access energy log-log in
+capacity (~sqrt(size)) and linearly in access width; DRAM is pJ per bit by DRAM type.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from accelsim.errors import EnergyError
+
+TABLES_DIR = Path(__file__).resolve().parent / "tables"
+
+#: Nominal supply voltage per node, for classical C*V^2 scaling (E ~ L * V^2).
+NOMINAL_VDD = {180: 1.8, 130: 1.3, 90: 1.2, 65: 1.1, 45: 0.9, 40: 0.9, 32: 0.9, 28: 0.9,
+               22: 0.8, 20: 0.8, 16: 0.8, 14: 0.8, 10: 0.75, 7: 0.7}
+
+
+def _loglog(points: dict[float, float], x: float, default_exponent: float) -> float:
+    """Piecewise log-log interpolation through (x, y) points; extrapolates with the end slopes."""
+    xs = sorted(points)
+    if len(xs) == 1:
+        return points[xs[0]] * (x / xs[0]) ** default_exponent
+    if x <= xs[0]:
+        lo, hi = xs[0], xs[1]
+    elif x >= xs[-1]:
+        lo, hi = xs[-2], xs[-1]
+    else:
+        hi_i = next(i for i, v in enumerate(xs) if v >= x)
+        lo, hi = xs[max(hi_i - 1, 0)], xs[hi_i]
+        if lo == hi:
+            return points[lo]
+    slope = math.log(points[hi] / points[lo]) / math.log(hi / lo)
+    return points[lo] * (x / lo) ** slope
+
+
+@dataclass(frozen=True)
+class EnergyTable:
+    """Per-operation energies at one technology node."""
+
+    name: str
+    node_nm: float
+    vdd: float
+    arith: dict[str, dict[float, float]]
+    sram_read_64b: dict[float, float]
+    sram_write_factor: float
+    dram_pj_per_bit: dict[str, float]
+    ert_overrides: dict[str, float] = field(default_factory=dict)
+    sources: dict[str, Any] = field(default_factory=dict)
+
+    # -- primitive prices ---------------------------------------------------------
+    def arith_pj(self, op: str, bits: int) -> float:
+        """Energy of one arithmetic op (``int_add``, ``int_mult``, ``fp_add``, ``fp_mult``)."""
+        if op not in self.arith:
+            raise EnergyError(f"energy table {self.name}: no arithmetic op {op!r} (has {', '.join(self.arith)})")
+        return _loglog(self.arith[op], bits, 2.0 if op.endswith("mult") else 1.0)
+
+    def mac_pj(self, mult_bits: int, acc_bits: int, kind: str = "int") -> float:
+        """A multiply-accumulate: one multiply of ``mult_bits`` plus one add of ``acc_bits``."""
+        return self.arith_pj(f"{kind}_mult", mult_bits) + self.arith_pj(f"{kind}_add", acc_bits)
+
+    def sram_pj(self, size_bytes: float, width_bits: int, write: bool = False) -> float:
+        """One access of ``width_bits`` to an SRAM array of ``size_bytes``."""
+        per64 = _loglog(self.sram_read_64b, max(size_bytes, 1.0), 0.5)
+        return per64 * width_bits / 64.0 * (self.sram_write_factor if write else 1.0)
+
+    def dram_pj(self, bits: float, kind: str = "horowitz") -> float:
+        if kind not in self.dram_pj_per_bit:
+            raise EnergyError(f"energy table {self.name}: unknown DRAM type {kind!r} "
+                              f"(has {', '.join(self.dram_pj_per_bit)})")
+        return self.dram_pj_per_bit[kind] * bits
+
+    # -- scaling --------------------------------------------------------------------
+    def scaled(self, node_nm: float, vdd: float | None = None) -> EnergyTable:
+        """This table at another node by classical scaling, E ~ L * Vdd^2 (DRAM is off-chip: unscaled)."""
+        vdd = vdd if vdd is not None else NOMINAL_VDD.get(int(node_nm), self.vdd)
+        f = (node_nm / self.node_nm) * (vdd / self.vdd) ** 2
+        return replace(
+            self, name=f"{self.name}@{node_nm:g}nm", node_nm=node_nm, vdd=vdd,
+            arith={op: {b: e * f for b, e in pts.items()} for op, pts in self.arith.items()},
+            sram_read_64b={s: e * f for s, e in self.sram_read_64b.items()},
+            ert_overrides={k: v * f for k, v in self.ert_overrides.items()},
+        )
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise EnergyError(f"energy table {path}: cannot read ({exc.__class__.__name__})") from None
+    if not isinstance(doc, dict):
+        raise EnergyError(f"energy table {path}: expected a mapping")
+    return doc
+
+
+def load_table(name_or_path: str | os.PathLike) -> EnergyTable:
+    """Load a table by name (``horowitz45``, ``eie45``…) or path; ``extends:`` inherits a parent table."""
+    p = Path(name_or_path)
+    path = p if p.suffix in (".yaml", ".yml") else TABLES_DIR / f"{name_or_path}.yaml"
+    if not path.is_file():
+        known = ", ".join(sorted(q.stem for q in TABLES_DIR.glob("*.yaml")))
+        raise EnergyError(f"unknown energy table {str(name_or_path)!r} (known: {known})")
+    doc = _read_yaml(path)
+    if "extends" in doc:
+        base = load_table(doc.pop("extends"))
+        merged: dict[str, Any] = {
+            "name": base.name, "node_nm": base.node_nm, "vdd": base.vdd, "arith": dict(base.arith),
+            "sram_read_64b": dict(base.sram_read_64b), "sram_write_factor": base.sram_write_factor,
+            "dram_pj_per_bit": dict(base.dram_pj_per_bit), "ert_overrides": dict(base.ert_overrides),
+            "sources": dict(base.sources),
+        }
+        for k, v in doc.items():
+            merged[k] = {**merged[k], **v} if isinstance(merged.get(k), dict) and isinstance(v, dict) else v
+        doc = merged
+    try:
+        table = EnergyTable(
+            name=str(doc["name"]), node_nm=float(doc["node_nm"]), vdd=float(doc["vdd"]),
+            arith={op: {float(b): float(e) for b, e in pts.items()} for op, pts in doc["arith"].items()},
+            sram_read_64b={float(s): float(e) for s, e in doc["sram_read_64b"].items()},
+            sram_write_factor=float(doc.get("sram_write_factor", 1.0)),
+            dram_pj_per_bit={str(k): float(v) for k, v in doc["dram_pj_per_bit"].items()},
+            ert_overrides={str(k): float(v) for k, v in (doc.get("ert_overrides") or {}).items()},
+            sources=dict(doc.get("sources") or {}),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise EnergyError(f"energy table {path}: missing or invalid entry ({exc})") from None
+    for op, pts in table.arith.items():
+        if not pts or any(e <= 0 or b <= 0 for b, e in pts.items()):
+            raise EnergyError(f"energy table {path}: arith.{op} needs positive (bits: pJ) points")
+    return table

@@ -1,0 +1,275 @@
+"""Trace file format v1: one safetensors file (no pickle), loaded lazily one layer at a time.
+
+Layout (see docs/trace-format.md):
+
+* the safetensors header's ``__metadata__`` holds one key, ``accelsim``, a JSON document
+  ``{"format": "accelsim-trace", "version": 1, "provenance": {...}, "layers": [...]}``;
+  each layer entry is ``{"name", "kind", "shape": {...}, "tensors": [...], "attrs": {...}}``;
+* tensor ``layers.<i>.<tensor>`` holds layer i's ``weight``, ``input`` and optionally
+  ``output``, ``grad_output``, ``grad_weight``.
+
+The header is parsed and checked here before safetensors touches the file, so every defect
+(not a trace, unknown version, missing tensor, shape contradiction, non-numeric dtype,
+truncation, absurd sizes) raises :class:`TraceError` naming the file, the layer and the problem.
+NaN/Inf are checked when a layer's tensors are read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from accelsim.errors import TraceError
+from accelsim.trace.layer import TENSOR_NAMES, Layer, ShapeError, tensor_shapes, validate_shape
+
+FORMAT_NAME = "accelsim-trace"
+FORMAT_VERSION = 1
+SUPPORTED_VERSIONS = (1,)
+
+#: safetensors dtypes accepted for numeric tensors, as numpy dtypes.
+NUMERIC_DTYPES = {
+    "F16": np.float16, "F32": np.float32, "F64": np.float64,
+    "I8": np.int8, "I16": np.int16, "I32": np.int32, "I64": np.int64,
+    "U8": np.uint8, "U16": np.uint16, "U32": np.uint32, "U64": np.uint64,
+}
+MAX_HEADER_BYTES = 64 * 2**20
+MAX_TENSOR_ELEMENTS = 2**32
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """What the header says about one layer (no tensor data read)."""
+
+    index: int
+    name: str
+    kind: str
+    shape: dict[str, int]
+    tensors: tuple[str, ...]
+    attrs: dict = field(default_factory=dict)
+
+
+def _err(path: Path | str, msg: str, layer: str | None = None) -> TraceError:
+    where = f"{path}" + (f": layer {layer!r}" if layer is not None else "")
+    return TraceError(f"{where}: {msg}")
+
+
+def _read_header(path: Path) -> tuple[dict, int]:
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as fh:
+            head = fh.read(8)
+            if len(head) < 8:
+                raise _err(path, "not an accelsim trace (file too short for a safetensors header)")
+            (n,) = struct.unpack("<Q", head)
+            if n > MAX_HEADER_BYTES or n > size - 8:
+                raise _err(path, f"not an accelsim trace, or truncated (header length {n} bytes, "
+                                 f"file {size} bytes)")
+            raw = fh.read(n)
+    except OSError as exc:
+        raise _err(path, f"cannot read file ({exc.strerror or exc})") from None
+    try:
+        header = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise _err(path, "not an accelsim trace (header is not JSON)") from None
+    if not isinstance(header, dict):
+        raise _err(path, "not an accelsim trace (header is not a JSON object)")
+    return header, 8 + n
+
+
+def _parse_meta(path: Path, header: dict) -> dict:
+    meta = header.get("__metadata__") or {}
+    doc = meta.get("accelsim") if isinstance(meta, dict) else None
+    if doc is None:
+        raise _err(path, "not an accelsim trace (no 'accelsim' metadata; is it a plain safetensors file?)")
+    try:
+        doc = json.loads(doc)
+    except json.JSONDecodeError:
+        raise _err(path, "corrupt trace metadata (not JSON)") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT_NAME:
+        raise _err(path, f"not an accelsim trace (format is {doc.get('format') if isinstance(doc, dict) else doc!r})")
+    version = doc.get("version")
+    if version not in SUPPORTED_VERSIONS:
+        raise _err(path, f"unknown trace format version {version!r} (this accelsim reads "
+                         f"{', '.join(map(str, SUPPORTED_VERSIONS))}); upgrade accelsim or re-export")
+    if not isinstance(doc.get("layers"), list) or not doc["layers"]:
+        raise _err(path, "trace has no layers")
+    return doc
+
+
+def _check_layers(path: Path, header: dict, doc: dict, data_start: int, file_size: int) -> list[LayerInfo]:
+    infos: list[LayerInfo] = []
+    data_bytes = file_size - data_start
+    for i, entry in enumerate(doc["layers"]):
+        if not isinstance(entry, dict):
+            raise _err(path, f"layer #{i} entry is not an object")
+        name = str(entry.get("name", f"#{i}"))
+        try:
+            shape = validate_shape(str(entry.get("kind")), dict(entry.get("shape") or {}))
+        except ShapeError as exc:
+            raise _err(path, str(exc), name) from None
+        expected = tensor_shapes(entry["kind"], shape)
+        tensors = tuple(entry.get("tensors") or ())
+        for required in ("weight", "input"):
+            if required not in tensors:
+                raise _err(path, f"missing tensor {required!r}", name)
+        for t in tensors:
+            if t not in TENSOR_NAMES:
+                raise _err(path, f"unknown tensor {t!r}", name)
+            key = f"layers.{i}.{t}"
+            desc = header.get(key)
+            if not isinstance(desc, dict):
+                raise _err(path, f"missing tensor {t!r}", name)
+            dtype = desc.get("dtype")
+            if dtype not in NUMERIC_DTYPES:
+                raise _err(path, f"tensor {t!r} has non-numeric dtype {dtype!r}", name)
+            stored = tuple(desc.get("shape") or ())
+            if any((not isinstance(d, int)) or d < 0 for d in stored):
+                raise _err(path, f"tensor {t!r} has an invalid stored shape {list(stored)}", name)
+            if int(np.prod(stored, dtype=np.float64)) > MAX_TENSOR_ELEMENTS:
+                raise _err(path, f"tensor {t!r} has an absurd size {list(stored)}", name)
+            if stored != expected[t]:
+                raise _err(path, f"tensor {t!r} has shape {list(stored)} but the declared {entry['kind']} "
+                                 f"shape implies {list(expected[t])}", name)
+            begin, end = (desc.get("data_offsets") or (0, 0))
+            nbytes = int(np.prod(stored)) * np.dtype(NUMERIC_DTYPES[dtype]).itemsize
+            if end - begin != nbytes:
+                raise _err(path, f"tensor {t!r} byte length {end - begin} does not match its shape", name)
+            if end > data_bytes:
+                raise _err(path, f"file is truncated: tensor {t!r} ends at byte {data_start + end} "
+                                 f"but the file has {file_size}", name)
+        infos.append(LayerInfo(i, name, entry["kind"], shape, tensors, dict(entry.get("attrs") or {})))
+    return infos
+
+
+class Trace(Sequence[Layer]):
+    """A sequence of layers plus provenance. Tensors are read one layer at a time.
+
+    Build one in memory with ``Trace(layers, provenance)``, or open a file with
+    :func:`load_trace`. Indexing by position or by layer name returns a :class:`Layer`.
+    """
+
+    def __init__(self, layers: list[Layer], provenance: dict[str, Any] | None = None, *, name: str = "trace"):
+        self._layers: list[Layer] | None = list(layers)
+        self._infos = [LayerInfo(i, ly.name, ly.kind, dict(ly.shape), tuple(ly.tensors()), dict(ly.attrs))
+                       for i, ly in enumerate(layers)]
+        self.provenance = dict(provenance or {})
+        self.name = name
+        self.path: Path | None = None
+
+    @classmethod
+    def _from_file(cls, path: Path, infos: list[LayerInfo], provenance: dict) -> Trace:
+        self = cls.__new__(cls)
+        self._layers = None
+        self._infos = infos
+        self.provenance = provenance
+        self.path = path
+        self.name = path.name.split(".")[0]
+        return self
+
+    # -- Sequence -----------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._infos)
+
+    def __getitem__(self, key):  # type: ignore[override]
+        if isinstance(key, slice):
+            return [self[i] for i in range(*key.indices(len(self)))]
+        index = self.index_of(key) if isinstance(key, str) else key
+        if self._layers is not None:
+            return self._layers[index]
+        return self._read_layer(self._infos[index])
+
+    def __iter__(self) -> Iterator[Layer]:
+        for i in range(len(self)):
+            yield self[i]
+
+    @property
+    def infos(self) -> list[LayerInfo]:
+        """Per-layer header information, without reading tensors."""
+        return list(self._infos)
+
+    @property
+    def layer_names(self) -> list[str]:
+        return [info.name for info in self._infos]
+
+    def index_of(self, name: str) -> int:
+        for info in self._infos:
+            if info.name == name:
+                return info.index
+        raise KeyError(f"no layer named {name!r} (layers: {', '.join(self.layer_names)})")
+
+    def select(self, names: Sequence[str]) -> Trace:
+        """A trace with only the named layers (tensors of file traces still load lazily)."""
+        picked = [self._infos[self.index_of(n)] for n in names]
+        if self._layers is not None:
+            out = Trace([self._layers[i.index] for i in picked], self.provenance, name=self.name)
+        else:
+            out = Trace._from_file(self.path, picked, self.provenance)  # type: ignore[arg-type]
+            out.name = self.name
+        return out
+
+    def _read_layer(self, info: LayerInfo) -> Layer:
+        from safetensors import safe_open
+
+        arrays: dict[str, np.ndarray] = {}
+        try:
+            with safe_open(str(self.path), framework="numpy") as fh:
+                for t in info.tensors:
+                    arrays[t] = fh.get_tensor(f"layers.{info.index}.{t}")
+        except Exception as exc:  # safetensors raises its own error types
+            raise _err(self.path, f"cannot read tensors ({exc})", info.name) from None
+        for t, a in arrays.items():
+            if a.dtype.kind == "f" and not np.isfinite(a).all():
+                raise _err(self.path, f"tensor {t!r} contains NaN or Inf", info.name)
+        return Layer(info.name, info.kind, dict(info.shape), attrs=dict(info.attrs), **arrays)
+
+    # -- writing ------------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the trace as a v1 file; the write is atomic (temporary name, then rename)."""
+        from safetensors.numpy import save_file
+
+        path = Path(path)
+        tensors: dict[str, np.ndarray] = {}
+        layers_meta = []
+        for i, layer in enumerate(self):
+            validate_shape(layer.kind, layer.shape)
+            expected = tensor_shapes(layer.kind, layer.shape)
+            names = []
+            for t, arr in layer.tensors().items():
+                arr = np.ascontiguousarray(arr)
+                if arr.shape != expected[t]:
+                    raise TraceError(f"{path}: layer {layer.name!r}: tensor {t!r} has shape {list(arr.shape)}, "
+                                     f"expected {list(expected[t])}")
+                tensors[f"layers.{i}.{t}"] = arr
+                names.append(t)
+            layers_meta.append({"name": layer.name, "kind": layer.kind, "shape": layer.shape,
+                                "tensors": names, "attrs": layer.attrs})
+        doc = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "provenance": self.provenance,
+               "layers": layers_meta}
+        tmp = path.with_name(path.name + ".tmp")
+        save_file(tensors, str(tmp), metadata={"accelsim": json.dumps(doc, sort_keys=True, default=_json_default)})
+        os.replace(tmp, path)
+        return path
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    raise TypeError(f"{type(obj).__name__} is not JSON-serialisable")
+
+
+def load_trace(path: str | os.PathLike) -> Trace:
+    """Open a trace file, validate its header, and return a lazily loading :class:`Trace`."""
+    path = Path(path)
+    if not path.is_file():
+        raise TraceError(f"{path}: no such trace file")
+    header, data_start = _read_header(path)
+    doc = _parse_meta(path, header)
+    infos = _check_layers(path, header, doc, data_start, path.stat().st_size)
+    return Trace._from_file(path, infos, dict(doc.get("provenance") or {}))
