@@ -1,0 +1,89 @@
+"""Zero-run (relative index) encoding with padding entries, column by column (CSC).
+
+Each non-zero is stored with the number of zeros before it (its *run*) in ``run_bits`` bits.
+A run longer than ``2**run_bits - 1`` is split by *padding entries*: an explicit zero whose run
+is the maximum, each covering ``2**run_bits`` positions (the zeros it skips plus itself).
+EIE (Han et al., ISCA 2016, §III-A, Fig. 3) and SCNN (Parashar et al., ISCA 2017, §IV) both use
+4-bit runs. EIE's worked example: column [0,0,1,2,0 x 18,3] -> v = [1,2,0,3], x = [2,0,15,2].
+Trailing zeros of a column need no entry (the column pointer ends it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class RelativeIndexCSC:
+    """A matrix in zero-run CSC: per column, entries of (value, run); ``padding`` marks fillers."""
+
+    values: np.ndarray      # float32[E]: the stored value (0 for padding entries)
+    runs: np.ndarray        # uint8[E]: zeros skipped before the entry
+    padding: np.ndarray     # bool[E]: True for padding entries
+    col_ptr: np.ndarray     # int64[cols + 1]: entries of column j are col_ptr[j]:col_ptr[j+1]
+    row_index: np.ndarray   # int64[E]: the row each entry lands on (derived, for datapaths)
+    n_rows: int
+    run_bits: int = 4
+
+    @property
+    def entries(self) -> int:
+        return int(self.values.size)
+
+    @property
+    def padding_entries(self) -> int:
+        return int(self.padding.sum())
+
+    def storage_bits(self, value_bits: int, pointer_bits: int = 16) -> dict[str, int]:
+        """Bits of storage: entries (value + run), of which padding, and column pointers."""
+        per_entry = value_bits + self.run_bits
+        return {"entries": self.entries * per_entry, "padding": self.padding_entries * per_entry,
+                "pointers": int(self.col_ptr.size) * pointer_bits}
+
+    def to_dense(self) -> np.ndarray:
+        out = np.zeros((self.n_rows, self.col_ptr.size - 1), dtype=np.float32)
+        cols = np.repeat(np.arange(self.col_ptr.size - 1), np.diff(self.col_ptr))
+        keep = ~self.padding
+        out[self.row_index[keep], cols[keep]] = self.values[keep]
+        return out
+
+
+def encode_csc(matrix: np.ndarray, run_bits: int = 4) -> RelativeIndexCSC:
+    """Encode a 2-D matrix column by column (rows are the run dimension)."""
+    matrix = np.asarray(matrix)
+    n_rows, n_cols = matrix.shape
+    span = 1 << run_bits  # positions one padding entry covers
+    cols, rows = np.nonzero(matrix.T)  # column-major order of non-zeros
+    vals = matrix[rows, cols].astype(np.float32)
+    prev = np.empty_like(rows)
+    prev[:] = -1
+    same_col = np.zeros(rows.size, dtype=bool)
+    same_col[1:] = cols[1:] == cols[:-1]
+    prev[1:][same_col[1:]] = rows[:-1][same_col[1:]]
+    gap = rows - prev - 1
+    pads = gap // span
+    # entry layout: for each non-zero, `pads` padding entries then the non-zero itself
+    per_nz = pads + 1
+    total = int(per_nz.sum())
+    end = np.cumsum(per_nz)
+    start = end - per_nz
+    values = np.zeros(total, dtype=np.float32)
+    runs = np.full(total, span - 1, dtype=np.uint8)
+    padding = np.ones(total, dtype=bool)
+    values[end - 1] = vals
+    runs[end - 1] = (gap % span).astype(np.uint8)
+    padding[end - 1] = False
+    # the row each entry lands on: padding entry p of a non-zero sits at prev + (p+1) * span
+    owner = np.repeat(np.arange(rows.size), per_nz)
+    offset = np.arange(total) - start[owner]
+    row_index = np.where(padding, prev[owner] + (offset + 1) * span, rows[owner]).astype(np.int64)
+    col_ptr = np.zeros(n_cols + 1, dtype=np.int64)
+    np.add.at(col_ptr, cols + 1, per_nz)
+    col_ptr = np.cumsum(col_ptr)
+    return RelativeIndexCSC(values, runs, padding, col_ptr, row_index, n_rows, run_bits)
+
+
+def encode_vector(vector: np.ndarray, run_bits: int = 4) -> RelativeIndexCSC:
+    """Encode one vector (a single column)."""
+    return encode_csc(np.asarray(vector).reshape(-1, 1), run_bits)
