@@ -52,10 +52,26 @@ class RelativeIndexCSC:
 def encode_csc(matrix: np.ndarray, run_bits: int = 4) -> RelativeIndexCSC:
     """Encode a 2-D matrix column by column (rows are the run dimension)."""
     matrix = np.asarray(matrix)
+    if matrix.ndim != 2:
+        raise ValueError(f"encode_csc needs a 2-D matrix, got shape {matrix.shape}")
+    if not 0 <= run_bits <= 8:  # runs are stored as uint8
+        raise ValueError(f"run_bits must be in 0..8, got {run_bits}")
     n_rows, n_cols = matrix.shape
-    span = 1 << run_bits  # positions one padding entry covers
     cols, rows = np.nonzero(matrix.T)  # column-major order of non-zeros
-    vals = matrix[rows, cols].astype(np.float32)
+    return encode_columns(rows, cols, matrix[rows, cols], n_rows, n_cols, run_bits)
+
+
+def encode_columns(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, n_rows: int, n_cols: int,
+                   run_bits: int = 4) -> RelativeIndexCSC:
+    """Encode non-zeros given as coordinates, sorted by column and then by row within a column.
+
+    The sparse entry point of :func:`encode_csc`, for callers that already hold the non-zeros of a
+    large matrix (EIE's per-PE slices) and should not build a dense rearranged copy.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    cols = np.asarray(cols, dtype=np.int64)
+    span = 1 << run_bits  # positions one padding entry covers
+    vals = np.asarray(values).astype(np.float32)
     prev = np.empty_like(rows)
     prev[:] = -1
     same_col = np.zeros(rows.size, dtype=bool)
@@ -79,8 +95,7 @@ def encode_csc(matrix: np.ndarray, run_bits: int = 4) -> RelativeIndexCSC:
     offset = np.arange(total) - start[owner]
     row_index = np.where(padding, prev[owner] + (offset + 1) * span, rows[owner]).astype(np.int64)
     col_ptr = np.zeros(n_cols + 1, dtype=np.int64)
-    np.add.at(col_ptr, cols + 1, per_nz)
-    col_ptr = np.cumsum(col_ptr)
+    col_ptr[1:] = np.cumsum(np.bincount(cols, weights=per_nz, minlength=n_cols)).astype(np.int64)
     return RelativeIndexCSC(values, runs, padding, col_ptr, row_index, n_rows, run_bits)
 
 
