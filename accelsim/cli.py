@@ -102,6 +102,8 @@ def _info(args: argparse.Namespace) -> int:
     from accelsim.trace.lowering import effectual_macs
 
     path = Path(args.target)
+    if path.suffix == ".safetensors" and not path.is_file():
+        raise AccelsimError(f"{path}: no such trace file")
     if not path.is_file() or path.suffix in (".yaml", ".yml"):
         cfg = load_config(args.target)
         print(f"{cfg.label}: accelerator {cfg.accelerator}")
@@ -169,10 +171,17 @@ CORE_COMMANDS = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors (argparse's default prints the whole usage first)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from accelsim import __version__
 
-    parser = argparse.ArgumentParser(prog="accelsim", description="Cycle-level simulator of sparse DNN accelerators")
+    parser = _Parser(prog="accelsim", description="Cycle-level simulator of sparse DNN accelerators")
     parser.add_argument("--version", action="version", version=f"accelsim {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress")

@@ -18,6 +18,7 @@ Unknown keys, wrong types and out-of-range values raise :class:`ConfigError` nam
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import typing
 from collections.abc import Mapping
@@ -90,6 +91,8 @@ def _check_field(f: dataclasses.Field, typ: Any, value: Any) -> Any:
             pass
     if (typ in (int, float) and isinstance(value, bool)) or not isinstance(value, typ):
         raise ConfigError(f"{name}: expected {typ.__name__}, got {type(value).__name__} {value!r}")
+    if typ is float and not math.isfinite(value):  # NaN would pass every range check below
+        raise ConfigError(f"{name}: {value!r} is not a finite number")
     m = f.metadata
     if m.get("choices") is not None and value not in m["choices"]:
         raise ConfigError(f"{name}: {value!r} is not one of {', '.join(map(str, m['choices']))}")

@@ -27,6 +27,8 @@ NOMINAL_VDD = {180: 1.8, 130: 1.3, 90: 1.2, 65: 1.1, 45: 0.9, 40: 0.9, 32: 0.9, 
 
 def _loglog(points: dict[float, float], x: float, default_exponent: float) -> float:
     """Piecewise log-log interpolation through (x, y) points; extrapolates with the end slopes."""
+    if x in points:  # exact at table points (the power law below is off by rounding there)
+        return points[x]
     xs = sorted(points)
     if len(xs) == 1:
         return points[xs[0]] * (x / xs[0]) ** default_exponent
@@ -103,15 +105,29 @@ def _read_yaml(path: Path) -> dict:
 
 
 def load_table(name_or_path: str | os.PathLike) -> EnergyTable:
-    """Load a table by name (``horowitz45``, ``eie45``…) or path; ``extends:`` inherits a parent table."""
+    """Load a table by name (``horowitz45``, ``eie45``…) or path; ``extends:`` inherits a parent table.
+
+    A relative YAML path in ``extends:`` is resolved against the extending table's folder.
+    """
+    return _load_table(name_or_path, ())
+
+
+def _load_table(name_or_path: str | os.PathLike, chain: tuple[Path, ...], relative_to: Path | None = None
+                ) -> EnergyTable:
     p = Path(name_or_path)
-    path = p if p.suffix in (".yaml", ".yml") else TABLES_DIR / f"{name_or_path}.yaml"
+    if p.suffix in (".yaml", ".yml"):
+        path = relative_to / p if relative_to is not None and not p.is_absolute() else p
+    else:
+        path = TABLES_DIR / f"{name_or_path}.yaml"
     if not path.is_file():
         known = ", ".join(sorted(q.stem for q in TABLES_DIR.glob("*.yaml")))
         raise EnergyError(f"unknown energy table {str(name_or_path)!r} (known: {known})")
+    if path.resolve() in chain:
+        raise EnergyError(f"energy table {path}: 'extends' forms a cycle "
+                          f"({' -> '.join(q.name for q in (*chain, path.resolve()))})")
     doc = _read_yaml(path)
     if "extends" in doc:
-        base = load_table(doc.pop("extends"))
+        base = _load_table(str(doc.pop("extends")), (*chain, path.resolve()), path.parent)
         merged: dict[str, Any] = {
             "name": base.name, "node_nm": base.node_nm, "vdd": base.vdd, "arith": dict(base.arith),
             "sram_read_64b": dict(base.sram_read_64b), "sram_write_factor": base.sram_write_factor,

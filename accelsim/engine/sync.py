@@ -19,14 +19,28 @@ class FIFO:
         self.env, self.name, self.depth = env, name, depth
         self.store = simpy.Store(env, capacity=depth)
         self.max_occupancy = 0
+        self._space: simpy.events.Event | None = None
 
     def put(self, item: Any) -> simpy.events.Event:
-        ev = self.store.put(item)
-        self.max_occupancy = max(self.max_occupancy, len(self.store.items) + 1)
+        ev = self.store.put(item)  # simpy stores the item at once when there is room
+        self.max_occupancy = max(self.max_occupancy, len(self.store.items))
         return ev
 
     def get(self) -> simpy.events.Event:
-        return self.store.get()
+        ev = self.store.get()
+        ev.callbacks.append(self._freed)
+        return ev
+
+    def space(self) -> simpy.events.Event:
+        """An event that fires when the next item leaves the FIFO (a slot frees up)."""
+        if self._space is None:
+            self._space = self.env.event()
+        return self._space
+
+    def _freed(self, _event: simpy.events.Event) -> None:
+        waiter, self._space = self._space, None
+        if waiter is not None:
+            waiter.succeed()
 
     @property
     def full(self) -> bool:
@@ -39,8 +53,9 @@ class FIFO:
 class BroadcastBus:
     """One producer broadcasting each item to every consumer FIFO.
 
-    A broadcast completes only when every FIFO has accepted the item, so one full queue stalls
-    all of them; the cycles spent waiting are recorded as ``stall.<cause>``.
+    All or nothing: the item goes out only when every FIFO has room, and then all of them take it in
+    the same cycle, so one full queue stalls all of them (EIE's rule: "broadcast stalls while any
+    PE's queue is full"). The cycles spent waiting are recorded as ``stall.<cause>``.
     """
 
     def __init__(self, env: simpy.Environment, fifos: Sequence[FIFO], stats: Stats,
@@ -49,7 +64,10 @@ class BroadcastBus:
 
     def send(self, item: Any) -> Generator:
         start = self.env.now
-        yield simpy.AllOf(self.env, [f.put(item) for f in self.fifos])
+        while full := [f for f in self.fifos if f.full]:
+            yield simpy.AnyOf(self.env, [f.space() for f in full])
+        for f in self.fifos:
+            f.put(item)  # every queue has room: accepted at once
         self.stats.stall(self.cause, self.env.now - start)
 
 

@@ -17,6 +17,7 @@ NaN/Inf are checked when a layer's tensors are read.
 from __future__ import annotations
 
 import json
+import math
 import os
 import struct
 from collections.abc import Iterator, Sequence
@@ -39,6 +40,7 @@ NUMERIC_DTYPES = {
     "I8": np.int8, "I16": np.int16, "I32": np.int32, "I64": np.int64,
     "U8": np.uint8, "U16": np.uint16, "U32": np.uint32, "U64": np.uint64,
 }
+_NUMERIC_NP = {np.dtype(d) for d in NUMERIC_DTYPES.values()}
 MAX_HEADER_BYTES = 64 * 2**20
 MAX_TENSOR_ELEMENTS = 2**32
 
@@ -100,6 +102,8 @@ def _parse_meta(path: Path, header: dict) -> dict:
                          f"{', '.join(map(str, SUPPORTED_VERSIONS))}); upgrade accelsim or re-export")
     if not isinstance(doc.get("layers"), list) or not doc["layers"]:
         raise _err(path, "trace has no layers")
+    if not isinstance(doc.get("provenance") or {}, dict):
+        raise _err(path, "corrupt trace metadata (provenance is not an object)")
     return doc
 
 
@@ -110,12 +114,20 @@ def _check_layers(path: Path, header: dict, doc: dict, data_start: int, file_siz
         if not isinstance(entry, dict):
             raise _err(path, f"layer #{i} entry is not an object")
         name = str(entry.get("name", f"#{i}"))
+        raw_shape, attrs = entry.get("shape") or {}, entry.get("attrs") or {}
+        if not isinstance(raw_shape, dict):
+            raise _err(path, f"layer shape is not an object: {raw_shape!r}", name)
+        if not isinstance(attrs, dict):
+            raise _err(path, f"layer attrs is not an object: {attrs!r}", name)
         try:
-            shape = validate_shape(str(entry.get("kind")), dict(entry.get("shape") or {}))
+            shape = validate_shape(str(entry.get("kind")), dict(raw_shape))
         except ShapeError as exc:
             raise _err(path, str(exc), name) from None
         expected = tensor_shapes(entry["kind"], shape)
-        tensors = tuple(entry.get("tensors") or ())
+        raw_tensors = entry.get("tensors") or []
+        if not isinstance(raw_tensors, list) or not all(isinstance(t, str) for t in raw_tensors):
+            raise _err(path, f"layer tensors is not a list of names: {raw_tensors!r}", name)
+        tensors = tuple(raw_tensors)
         for required in ("weight", "input"):
             if required not in tensors:
                 raise _err(path, f"missing tensor {required!r}", name)
@@ -127,24 +139,29 @@ def _check_layers(path: Path, header: dict, doc: dict, data_start: int, file_siz
             if not isinstance(desc, dict):
                 raise _err(path, f"missing tensor {t!r}", name)
             dtype = desc.get("dtype")
-            if dtype not in NUMERIC_DTYPES:
+            if not isinstance(dtype, str) or dtype not in NUMERIC_DTYPES:
                 raise _err(path, f"tensor {t!r} has non-numeric dtype {dtype!r}", name)
-            stored = tuple(desc.get("shape") or ())
-            if any((not isinstance(d, int)) or d < 0 for d in stored):
-                raise _err(path, f"tensor {t!r} has an invalid stored shape {list(stored)}", name)
-            if int(np.prod(stored, dtype=np.float64)) > MAX_TENSOR_ELEMENTS:
+            raw_stored = desc.get("shape")
+            if not isinstance(raw_stored, list) or any(type(d) is not int or d < 0 for d in raw_stored):
+                raise _err(path, f"tensor {t!r} has an invalid stored shape {raw_stored!r}", name)
+            stored = tuple(raw_stored)
+            if math.prod(stored) > MAX_TENSOR_ELEMENTS:
                 raise _err(path, f"tensor {t!r} has an absurd size {list(stored)}", name)
             if stored != expected[t]:
                 raise _err(path, f"tensor {t!r} has shape {list(stored)} but the declared {entry['kind']} "
                                  f"shape implies {list(expected[t])}", name)
-            begin, end = (desc.get("data_offsets") or (0, 0))
-            nbytes = int(np.prod(stored)) * np.dtype(NUMERIC_DTYPES[dtype]).itemsize
+            offsets = desc.get("data_offsets")
+            if (not isinstance(offsets, list) or len(offsets) != 2 or any(type(o) is not int for o in offsets)
+                    or not 0 <= offsets[0] <= offsets[1]):
+                raise _err(path, f"tensor {t!r} has invalid data_offsets {offsets!r}", name)
+            begin, end = offsets
+            nbytes = math.prod(stored) * np.dtype(NUMERIC_DTYPES[dtype]).itemsize
             if end - begin != nbytes:
                 raise _err(path, f"tensor {t!r} byte length {end - begin} does not match its shape", name)
             if end > data_bytes:
                 raise _err(path, f"file is truncated: tensor {t!r} ends at byte {data_start + end} "
                                  f"but the file has {file_size}", name)
-        infos.append(LayerInfo(i, name, entry["kind"], shape, tensors, dict(entry.get("attrs") or {})))
+        infos.append(LayerInfo(i, name, entry["kind"], shape, tensors, dict(attrs)))
     return infos
 
 
@@ -243,6 +260,9 @@ class Trace(Sequence[Layer]):
             names = []
             for t, arr in layer.tensors().items():
                 arr = np.ascontiguousarray(arr)
+                if arr.dtype not in _NUMERIC_NP:  # the reader would reject it: fail at write time instead
+                    raise TraceError(f"{path}: layer {layer.name!r}: tensor {t!r} has non-numeric dtype {arr.dtype} "
+                                     f"(traces hold {', '.join(NUMERIC_DTYPES)})")
                 if arr.shape != expected[t]:
                     raise TraceError(f"{path}: layer {layer.name!r}: tensor {t!r} has shape {list(arr.shape)}, "
                                      f"expected {list(expected[t])}")

@@ -4,12 +4,15 @@ Weights are drawn He-normal (std = sqrt(2 / fan_in)) and then magnitude-pruned t
 density, so the survivors have the bimodal shape of a magnitude-pruned trained layer. The
 non-zero count is exact: round(density x size) (within one element per tensor). Structured
 variants keep whole blocks / N-of-M groups / filters, chosen by magnitude, so their density is
-exact to one block, group or filter. Activations behind a ReLU are half-normal (non-negative)
+exact to one block or filter. ``nm:N:M`` keeps the N largest of every M consecutive reduction
+elements (density N/M); a density below N/M then keeps only the largest survivors, so N:M still
+holds and the count is exact. Activations behind a ReLU are half-normal (non-negative)
 with exactly round(density x size) non-zeros at uniformly random positions.
 """
 
 from __future__ import annotations
 
+import numbers
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -59,7 +62,9 @@ def _per_layer(value: Density, specs: list[LayerSpec], attr: str, what: str) -> 
         if unknown:
             raise AccelsimError(f"{what} density given for unknown layers: {', '.join(sorted(unknown))}")
         out = [float(value.get(s.name, getattr(s, attr) or 1.0)) for s in specs]
-    elif isinstance(value, (int, float)):
+    elif isinstance(value, (bool, str, bytes)):
+        raise AccelsimError(f"{what} density {value!r} is not a number, list or mapping")
+    elif isinstance(value, numbers.Real):  # includes numpy scalars
         out = [float(value)] * len(specs)
     else:
         out = [float(v) for v in value]
@@ -103,7 +108,7 @@ def prune_weight(spec: LayerSpec, w: np.ndarray, density: float, structure: Stru
         block_mean = padded.reshape(rows, br, cols, bc).mean(axis=(1, 3))
         keep = _keep_largest(block_mean, round(density * rows * cols))
         mask = np.kron(keep, np.ones((br, bc), dtype=bool))[:mat.shape[0], :mat.shape[1]]
-    else:  # nm: in each group of M consecutive reduction elements keep the N largest
+    else:  # nm: in each group of M consecutive reduction elements keep the N largest ...
         n, m = structure.n, structure.m
         cols = -(-mat.shape[1] // m) * m
         padded = np.full((mat.shape[0], cols), -1.0)
@@ -113,6 +118,10 @@ def prune_weight(spec: LayerSpec, w: np.ndarray, density: float, structure: Stru
         keep = np.zeros_like(groups, dtype=bool)
         np.put_along_axis(keep, order[:, :, :n], True, axis=2)
         mask = keep.reshape(mat.shape[0], cols)[:, :mat.shape[1]]
+        # ... then, for a density below N/M, the largest survivors (N:M still holds: at most N per group)
+        target = round(density * mat.size)
+        if target < int(mask.sum()):
+            mask = _keep_largest(np.where(mask, np.abs(mat), -1.0), target)
     pruned = np.where(mask, mat, 0).astype(w.dtype)
     return (pruned.T if spec.kind == "matmul" else pruned.reshape(w.shape)).copy()
 
@@ -165,17 +174,21 @@ def synth(network: str | None = None, gemm: tuple[int, int, int] | None = None, 
         except ValueError as exc:
             raise AccelsimError(str(exc)) from None
         name = network
+    # Each layer's random stream is keyed by its position in the whole network, so a layer's
+    # tensors do not depend on which other layers were selected with ``layers=``.
+    positions = list(range(len(specs)))
     if layers:
         wanted = set(layers)
         missing = wanted - {s.name for s in specs}
         if missing:
             raise AccelsimError(f"network {name} has no layers {', '.join(sorted(missing))}")
-        specs = [s for s in specs if s.name in wanted]
+        positions = [i for i, s in enumerate(specs) if s.name in wanted]
+        specs = [specs[i] for i in positions]
     struct = Structure.parse(structure)
     wd = _per_layer(weight_density, specs, "weight_density", "weight")
     ad = _per_layer(act_density, specs, "act_density", "activation")
     out = [synth_layer(s, w, a, struct, np.random.default_rng([seed, i]), with_output)
-           for i, (s, w, a) in enumerate(zip(specs, wd, ad, strict=True))]
+           for i, s, w, a in zip(positions, specs, wd, ad, strict=True)]
     provenance = {
         "model": name, "source": "synthetic (accelsim.synth)", "seed": seed, "batch": batch,
         "pruning": {"method": "magnitude", "structure": structure,
