@@ -51,9 +51,9 @@ def simulate(trace: Trace, cfg: ChipConfig, *, layers: Sequence[str] | None = No
     ert = energy_reference(cfg)
     if layers:
         trace = trace.select(layers)
-    for info in trace.infos:
+    for pos, info in enumerate(trace.infos):  # info.index is the file's index, not the position after select
         if info.kind not in acc.kinds:
-            acc.check_layer(trace[info.index])
+            acc.check_layer(trace[pos])
     if seed is None:
         seed = trace.provenance.get("seed")
     priced = []

@@ -119,6 +119,33 @@ def test_loading_is_lazy_one_layer_at_a_time(tiny_trace_path, monkeypatch):
     assert read == ["layers.2.weight", "layers.2.input"]
 
 
+def test_select_then_index_by_name(tiny_trace, tiny_trace_path):
+    for trace in (load_trace(tiny_trace_path), tiny_trace):
+        sub = trace.select(["gate", "mm"])
+        assert sub.layer_names == ["gate", "mm"]
+        assert sub["mm"].name == "mm" and sub["gate"].name == "gate"
+        assert sub.index_of("mm") == 1
+        assert sub["mm"].weight.tolist() == trace["mm"].weight.tolist()
+        assert [ly.name for ly in sub] == ["gate", "mm"]
+        again = sub.select(["mm"])
+        assert again.layer_names == ["mm"] and again["mm"].shape == {"M": 4, "N": 3, "K": 5}
+        with pytest.raises(KeyError, match="no layer named 'conv'"):
+            sub["conv"]
+
+
+def test_simulate_checks_the_selected_layers_by_position(tiny_trace_path, monkeypatch):
+    # after select, a layer's file index (2 for 'gate') is not its position (0): the kind check must use positions
+    import dataclasses
+
+    from accelsim import AccelsimError, load_config, simulate
+    from accelsim.accelerators import registry
+
+    matmul_only = dataclasses.replace(registry.ACCELERATORS["systolic"], kinds=("matmul",))
+    monkeypatch.setitem(registry.ACCELERATORS, "systolic", matmul_only)
+    with pytest.raises(AccelsimError, match="cannot run lstm layer 'gate'"):
+        simulate(load_trace(tiny_trace_path), load_config("systolic"), layers=["gate", "mm"])
+
+
 def test_nan_is_found_when_the_layer_is_read_not_at_load(tiny_trace, tmp_path):
     tiny_trace[1].input[2, 3] = np.nan
     tiny_trace[2].weight[0, 0] = -np.inf

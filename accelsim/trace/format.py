@@ -216,16 +216,18 @@ class Trace(Sequence[Layer]):
         return [info.name for info in self._infos]
 
     def index_of(self, name: str) -> int:
-        for info in self._infos:
+        """Position of the named layer in this trace (not its index in the file, which differs after select)."""
+        for pos, info in enumerate(self._infos):
             if info.name == name:
-                return info.index
+                return pos
         raise KeyError(f"no layer named {name!r} (layers: {', '.join(self.layer_names)})")
 
     def select(self, names: Sequence[str]) -> Trace:
         """A trace with only the named layers (tensors of file traces still load lazily)."""
-        picked = [self._infos[self.index_of(n)] for n in names]
+        positions = [self.index_of(n) for n in names]
+        picked = [self._infos[i] for i in positions]
         if self._layers is not None:
-            out = Trace([self._layers[i.index] for i in picked], self.provenance, name=self.name)
+            out = Trace([self._layers[i] for i in positions], self.provenance, name=self.name)
         else:
             out = Trace._from_file(self.path, picked, self.provenance)  # type: ignore[arg-type]
             out.name = self.name
