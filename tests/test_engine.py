@@ -285,3 +285,36 @@ def test_pipeline_edge_cases():
     assert run([])[0] == 0
     cycles, stats = run([Tile(0, 7), Tile(0, 5)])
     assert cycles == 12 and not stats.stalls and not stats.actions
+
+
+# -- from Stats to result rows ----------------------------------------------------------------
+
+
+def _layer_result(name, busy, stalls, actions, cycles=100, issued=300):
+    from accelsim.results import LayerResult
+
+    return LayerResult(layer=name, kind="matmul", cycles=cycles, compute_cycles=max(cycles - sum(stalls.values()), 0),
+                       pe_busy_cycles=np.asarray(busy), action_counts=actions, macs_dense=400, macs_effectual=120,
+                       macs_issued=issued, multipliers=4, stall_cycles=stalls, bytes_moved={"dram": 256, "glb": 64})
+
+
+def test_layer_result_metrics_and_rows():
+    from accelsim.results import PricedLayer, RunResult
+
+    a = _layer_result("a", [4, 2, 2, 0], {"dram": 10}, {("pe", "mac"): 300})
+    b = _layer_result("b", [0, 0], {"barrier": 5}, {}, cycles=0, issued=0)
+    assert a.load_balance == 0.5              # mean 2 / max 4
+    assert a.utilization == 0.75              # 300 issued / (100 cycles x 4 multipliers)
+    assert b.load_balance == 1.0 and b.utilization == 0.0     # idle PEs, zero cycles: no division by zero
+    run = RunResult([PricedLayer(a, "t", "chip", "cfg", 1e9, {"pe": 150.0, "dram": 50.0}, True, seed=3),
+                     PricedLayer(b, "t", "chip", "cfg", 1e9, {"pe": 1.0}, None, seed=3)])
+    df = run.to_frame()
+    assert df["layer"].tolist() == ["a", "b"]
+    assert df["energy_pj"].tolist() == [200.0, 1.0]
+    assert df["energy_pj.dram"].tolist() == [50.0, 0.0]          # missing component -> 0, not NaN
+    assert df["stall.dram"].tolist() == [10.0, 0.0] and df["stall.barrier"].tolist() == [0.0, 5.0]
+    assert df["time_s"].tolist() == [100e-9, 0.0]
+    assert df["dram_bytes"].tolist() == [256.0, 256.0]
+    assert df["compute_cycles"].tolist() == [90, 0]
+    assert df["functional_ok"].tolist() == [True, None] and df["seed"].tolist() == [3, 3]
+    assert run.totals() == {"cycles": 100, "time_s": 100e-9, "energy_pj": 201.0, "macs_effectual": 240}
