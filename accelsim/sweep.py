@@ -55,6 +55,7 @@ PEs are treated as a 1-D array.
 from __future__ import annotations
 
 import argparse
+import collections
 import dataclasses
 import hashlib
 import itertools
@@ -66,7 +67,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -582,46 +583,63 @@ def _run_serial(payloads: list[dict]) -> Iterator[dict]:
         yield run_point(p)
 
 
-def _run_local(payloads: list[dict], workers: int) -> Iterator[dict]:
-    """A spawn-context process pool; a crashed worker (segfault, OOM kill) costs one retry per point."""
-    import multiprocessing
+def _pool_pass(queue: collections.deque, width: int, ctx) -> Generator[dict, None, list[dict]]:
+    """Run points off the front of ``queue`` on a fresh pool until it is empty or the pool breaks.
+
+    Yields outcomes; returns the points that were in flight when a worker died.
+    """
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
-    attempts = {p["id"]: 0 for p in payloads}
-    queue = list(reversed(payloads))
-    ctx = multiprocessing.get_context("spawn")
-    while queue:
-        pool = ProcessPoolExecutor(max_workers=min(workers, len(queue)), mp_context=ctx,
-                                   initializer=_orphan_watchdog, initargs=(os.getpid(),))
-        retry: list[dict] = []
-        try:
-            # keep a bounded number in flight so a broken pool loses little and memory stays flat
-            pending = {}
-            while queue or pending:
-                while queue and len(pending) < 2 * workers:
-                    p = queue.pop()
-                    attempts[p["id"]] += 1
+    pool = ProcessPoolExecutor(max_workers=width, mp_context=ctx, initializer=_orphan_watchdog,
+                               initargs=(os.getpid(),))
+    pending: dict[Any, dict] = {}
+    try:
+        while queue or pending:
+            # a bounded number in flight: a broken pool loses little and memory stays flat
+            while queue and len(pending) < 2 * width:
+                p = queue.popleft()
+                try:
                     pending[pool.submit(run_point, p)] = p
-                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in finished:
-                    p = pending.pop(fut)
-                    try:
-                        yield fut.result()
-                    except BrokenProcessPool as exc:
-                        if attempts[p["id"]] < 2:
-                            retry.append(p)
-                        else:
-                            yield {"id": p["id"], "ok": False, "traceback": "",
-                                   "error": f"worker process died twice running this point ({exc})"}
-                if retry:
-                    for fut, p in pending.items():  # the pool is broken: every in-flight point goes back
-                        fut.cancel()
-                        retry.append(p)
-                    break
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-        queue.extend(reversed(retry))
+                except BrokenProcessPool:
+                    return [*pending.values(), p]
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            broken = False
+            for fut in finished:
+                try:
+                    out = fut.result()
+                except BrokenProcessPool:
+                    broken = True
+                    continue
+                del pending[fut]
+                yield out
+            if broken:
+                return list(pending.values())
+        return []
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _run_local(payloads: list[dict], workers: int) -> Iterator[dict]:
+    """A process pool over the points, robust to workers that die (segfault, out-of-memory kill).
+
+    When a worker dies, the points that were in flight are re-run one at a time, each alone in its
+    own pool, so the one that kills its worker is recorded as failed and the others complete.
+    Linux forks the workers (they inherit the imported, JIT-loaded accelsim, and scripts need no
+    ``__main__`` guard); other platforms spawn them.
+    """
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+    queue = collections.deque(payloads)
+    while queue:
+        lost = yield from _pool_pass(queue, min(workers, len(queue)), ctx)
+        if lost:
+            log.warning("a sweep worker process died; re-running its %d in-flight points one by one", len(lost))
+        for p in lost:
+            if (yield from _pool_pass(collections.deque([p]), 1, ctx)):
+                yield {"id": p["id"], "ok": False, "traceback": "",
+                       "error": "the worker process died while running this point (crash or out of memory)"}
 
 
 def dask_client(address: str, workers: int | None = None):
@@ -630,9 +648,16 @@ def dask_client(address: str, workers: int | None = None):
         from dask.distributed import Client, LocalCluster
     except ImportError:
         raise AccelsimError("--dask needs dask.distributed: pip install 'accelsim[dask]'") from None
+    if not log.isEnabledFor(logging.INFO):  # distributed logs its start-up and shut-down at INFO
+        for name in ("distributed", "distributed.scheduler", "distributed.nanny", "distributed.core"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     if address == "local":
-        cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1, processes=True,
-                               dashboard_address=None)
+        try:
+            cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1, processes=True,
+                                   dashboard_address=None)
+        except RuntimeError as exc:
+            raise AccelsimError(f"--dask local: the LocalCluster did not start ({exc}); from a script, call the "
+                                "sweep under `if __name__ == '__main__':`") from None
         return Client(cluster)
     if not address.startswith(("tcp://", "tls://", "ucx://", "inproc://", "ws://", "wss://")):
         raise AccelsimError(f"--dask {address!r}: expected 'local' or a scheduler address like tcp://HOST:PORT")
