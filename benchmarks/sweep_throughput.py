@@ -1,0 +1,78 @@
+"""Sweep throughput: points per minute in one process, on the local process pool and on a Dask LocalCluster.
+
+Every run is a full ``accelsim.sweep.run_sweep`` into a fresh results directory, so the figures
+include executor start-up (pool fork, cluster and worker start-up), trace regeneration in the
+workers and the per-point atomic commit. Parallel efficiency = throughput with N workers /
+(N x single-process throughput).
+
+    python benchmarks/sweep_throughput.py                    # 48 points, 2 workers
+    python benchmarks/sweep_throughput.py --points 96 --workers 2 --gemm 256,256,256
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+from accelsim import __version__
+from accelsim.sweep import run_sweep
+
+
+def bench_spec(points: int, gemm: list[int], size: int) -> dict:
+    """``points`` GEMM points: one per seed, weight density 0.3, activation density 0.5, one config."""
+    return {"traces": [{"synth": {"gemm": gemm, "seed": list(range(points))}}],
+            "density": {"weight": [0.3], "act": [0.5]},
+            "accelerators": [{"config": "systolic", "set": {"rows": size, "cols": size}}]}
+
+
+def timed(spec: dict, root: Path, name: str, **kw) -> tuple[float, int, float]:
+    """(wall seconds, points run, steady-state points/min between the first and last completion)."""
+    done: list[float] = []
+    start = time.perf_counter()
+    res = run_sweep(spec, root / name, progress=False, on_result=lambda _: done.append(time.perf_counter()), **kw)
+    wall = time.perf_counter() - start
+    if res.failures:
+        raise SystemExit(f"{name}: {len(res.failures)} points failed: {res.failures[0]['error']}")
+    steady = (len(done) - 1) / (done[-1] - done[0]) * 60 if len(done) > 1 and done[-1] > done[0] else float("nan")
+    return wall, res.ran, steady
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--points", type=int, default=48)
+    p.add_argument("--workers", type=int, default=2, help="local processes and LocalCluster workers")
+    p.add_argument("--gemm", default="384,384,384", help="M,N,K of each point's GEMM")
+    p.add_argument("--size", type=int, default=16, help="systolic array rows = cols")
+    args = p.parse_args()
+    gemm = [int(v) for v in args.gemm.split(",")]
+    spec = bench_spec(args.points, gemm, args.size)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"accelsim {__version__}, Python {platform.python_version()}, {os.cpu_count()} CPUs, "
+          f"load average {load:.2f}")
+    print(f"{args.points} points: GEMM {'x'.join(map(str, gemm))} on a {args.size}x{args.size} systolic array")
+    with tempfile.TemporaryDirectory(prefix="accelsim-bench-") as tmp:
+        root = Path(tmp)
+        timed(bench_spec(2, gemm, args.size), root, "warmup", workers=1)  # JIT cache, imports
+        rows = [("serial (1 process)", 1, *timed(spec, root, "serial", workers=1))]
+        rows.append((f"local pool ({args.workers} processes)", args.workers,
+                     *timed(spec, root, "local", workers=args.workers)))
+        rows.append((f"Dask LocalCluster ({args.workers} workers)", args.workers,
+                     *timed(spec, root, "dask", workers=args.workers, dask="local")))
+    base = rows[0][3] / rows[0][2] * 60
+    base_steady = rows[0][4]
+    print("end to end = all points / wall time (executor start-up included); "
+          "steady = between the first and the last finished point")
+    print(f"{'executor':<34} {'wall s':>7} {'points/min':>10} {'efficiency':>10} {'steady pts/min':>14} "
+          f"{'steady eff.':>11}")
+    for name, n, wall, ran, steady in rows:
+        rate = ran / wall * 60
+        print(f"{name:<34} {wall:7.2f} {rate:10.1f} {rate / base / n:10.0%} {steady:14.1f} "
+              f"{steady / base_steady / n:11.0%}")
+
+
+if __name__ == "__main__":
+    main()
