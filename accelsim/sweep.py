@@ -18,6 +18,8 @@ configs with grids over their fields; the sweep runs the cartesian product::
         set: {dataflow: ws}               # optional: fixed overrides
         grid: {rows: [32, 128], cols: [32, 128]}      # optional: cartesian product
         zip: {rows: [16, 32, 64], cols: [16, 32, 64]}  # optional: lists varied together
+    unsupported: skip                     # default; a chip is not run on traces with layer kinds it lacks
+                                          # (e.g. EIE on conv2d); "fail" runs them and records the failures
 
 Points are (trace, seed, weight density, activation density, config, overrides). Each point has a
 stable id (a hash of that description), so a point is the same point in every run of the spec.
@@ -82,7 +84,7 @@ log = logging.getLogger(__name__)
 
 COMMAND_HELP = "run a sweep spec (traces x densities x configs x grids), resumably, on local cores or Dask"
 
-SPEC_KEYS = ("name", "description", "traces", "density", "accelerators")
+SPEC_KEYS = ("name", "description", "traces", "density", "accelerators", "unsupported")
 TRACE_KEYS = ("path", "synth", "layers", "density")
 SYNTH_KEYS = ("network", "gemm", "seed", "structure", "batch", "layers")
 ACCEL_KEYS = ("config", "set", "grid", "zip")
@@ -192,7 +194,8 @@ def _resolve_path(text: str, base: Path | None, what: str) -> Path:
     raise SpecError(f"{what} {text!r} does not exist (looked in {', '.join(str(c.parent) for c in candidates)})")
 
 
-def _trace_variants(i: int, entry: Any, top_density: Any, base: Path | None) -> list[dict[str, Any]]:
+def _trace_variants(i: int, entry: Any, top_density: Any, base: Path | None) -> list[tuple[dict[str, Any], set[str]]]:
+    """(the point's trace description, the layer kinds it holds) for each seed and density."""
     where = f"traces[{i}]"
     e = _check_keys(where, entry, TRACE_KEYS)
     if ("path" in e) == ("synth" in e):
@@ -211,7 +214,8 @@ def _trace_variants(i: int, entry: Any, top_density: Any, base: Path | None) -> 
         if missing:
             raise SpecError(f"{where}: {path.name} has no layers {', '.join(missing)} "
                             f"(layers: {', '.join(trace.layer_names)})")
-        return [{"path": str(path), "layers": layers}]
+        kinds = {info.kind for info in trace.infos if not layers or info.name in layers}
+        return [({"path": str(path), "layers": layers}, kinds)]
     s = _check_keys(f"{where}.synth", e["synth"], SYNTH_KEYS)
     if ("network" in s) == ("gemm" in s):
         raise SpecError(f"{where}.synth: give exactly one of 'network' (a zoo name) or 'gemm' ([M, N, K])")
@@ -234,12 +238,13 @@ def _trace_variants(i: int, entry: Any, top_density: Any, base: Path | None) -> 
         if len(dims) != 3 or min(dims) < 1:
             raise SpecError(f"{where}.synth.gemm: expected [M, N, K] positive integers, got {g!r}")
         synth["gemm"] = dims
-        names = ["gemm"]
+        kinds_by_name = {"gemm": "matmul"}
     else:
         from accelsim.trace.zoo import network_layers
 
         synth["network"] = str(s["network"])
-        names = [spec.name for spec in network_layers(synth["network"], batch=synth["batch"])]
+        kinds_by_name = {spec.name: spec.kind for spec in network_layers(synth["network"], batch=synth["batch"])}
+    names = list(kinds_by_name)
     missing = [n for n in layers or [] if n not in names]
     if missing:
         raise SpecError(f"{where}: {synth.get('network', 'gemm')} has no layers {', '.join(missing)} "
@@ -248,7 +253,8 @@ def _trace_variants(i: int, entry: Any, top_density: Any, base: Path | None) -> 
     if not seeds or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in seeds):
         raise SpecError(f"{where}.synth.seed: expected a non-negative integer or a list of them, got {s.get('seed')!r}")
     densities = _density_grid(f"{where}.density" if "density" in e else "density", e.get("density", top_density))
-    return [{"synth": synth, "seed": seed, "weight_density": wd, "act_density": ad, "layers": layers}
+    kinds = {k for n, k in kinds_by_name.items() if not layers or n in layers}
+    return [({"synth": synth, "seed": seed, "weight_density": wd, "act_density": ad, "layers": layers}, kinds)
             for seed in seeds for wd, ad in densities]
 
 
@@ -314,12 +320,24 @@ def load_spec(spec: str | os.PathLike | Mapping[str, Any]) -> tuple[dict[str, An
     return dict(doc), path.parent.resolve(), text
 
 
-def expand(spec: str | os.PathLike | Mapping[str, Any]) -> list[Point]:
+@dataclass
+class Expansion:
+    """A spec's points, and the (trace, config) pairs left out because the chip cannot run a layer kind."""
+
+    points: list[Point]
+    skipped: list[tuple[Point, str]]
+
+
+def expand_spec(spec: str | os.PathLike | Mapping[str, Any]) -> Expansion:
     """Expand a spec into its points (deduplicated, in spec order), validating every config.
 
-    Raises SpecError (bad keys or values), ConfigError (unknown config, bad field or value) or
-    TraceError (unreadable trace file) before anything runs.
+    With ``unsupported: skip`` (the default) a trace holding a layer kind the chip does not run
+    (e.g. conv2d on EIE) is left out for that chip and listed in ``skipped``; with
+    ``unsupported: fail`` such points run and fail. Raises SpecError (bad keys or values),
+    ConfigError (unknown config, bad field or value) or TraceError (unreadable trace file)
+    before anything runs.
     """
+    from accelsim.accelerators.registry import ACCELERATORS
     from accelsim.simulate import load_config
 
     doc, base, _ = load_spec(spec)
@@ -327,18 +345,33 @@ def expand(spec: str | os.PathLike | Mapping[str, Any]) -> list[Point]:
     for key in ("traces", "accelerators"):
         if not doc.get(key) or not isinstance(doc[key], list):
             raise SpecError(f"spec: '{key}' must be a non-empty list")
+    unsupported = doc.get("unsupported", "skip")
+    if unsupported not in ("skip", "fail"):
+        raise SpecError(f"spec.unsupported: {unsupported!r} must be skip or fail")
     traces = [v for i, e in enumerate(doc["traces"]) for v in _trace_variants(i, e, doc.get("density"), base)]
-    if "density" in doc and not any("synth" in t for t in traces):
+    if "density" in doc and not any("synth" in t for t, _ in traces):
         log.warning("spec: 'density' applies to synthetic traces only; this spec has none")
-    configs = [c for i, e in enumerate(doc["accelerators"]) for c in _config_variants(i, e, base)]
-    for ref, _name, overrides in configs:
-        load_config(ref, **overrides)  # every grid value is checked before the sweep starts
+    configs = []
+    for i, e in enumerate(doc["accelerators"]):
+        for ref, name, overrides in _config_variants(i, e, base):
+            cfg = load_config(ref, **overrides)  # every grid value is checked before the sweep starts
+            configs.append((ref, name, overrides, set(ACCELERATORS[cfg.accelerator].kinds), cfg.accelerator))
     points: dict[str, Point] = {}
-    for t in traces:
-        for ref, name, overrides in configs:
+    skipped: dict[str, tuple[Point, str]] = {}
+    for t, kinds in traces:
+        for ref, name, overrides, chip_kinds, chip in configs:
             p = Point(t, ref, name, overrides)
-            points.setdefault(p.id, p)
-    return list(points.values())
+            missing = kinds - chip_kinds
+            if missing and unsupported == "skip":
+                skipped.setdefault(p.id, (p, f"{chip} does not run {', '.join(sorted(missing))} layers"))
+            else:
+                points.setdefault(p.id, p)
+    return Expansion(list(points.values()), list(skipped.values()))
+
+
+def expand(spec: str | os.PathLike | Mapping[str, Any]) -> list[Point]:
+    """The points of a spec (see :func:`expand_spec`)."""
+    return expand_spec(spec).points
 
 
 # ---------------------------------------------------------------------------------------- worker
@@ -699,6 +732,7 @@ class SweepOutcome:
     ran: int
     failures: list[dict[str, Any]]
     elapsed_s: float
+    skipped: list[tuple[Point, str]] = field(default_factory=list)
 
 
 def run_sweep(spec: str | os.PathLike | Mapping[str, Any], out: str | os.PathLike | None = None, *,
@@ -711,7 +745,11 @@ def run_sweep(spec: str | os.PathLike | Mapping[str, Any], out: str | os.PathLik
     tqdm bar on stderr; None shows it only when stdout is a terminal.
     """
     doc, _base, text = load_spec(spec)
-    points = expand(spec)
+    expansion = expand_spec(spec)
+    points = expansion.points
+    if not points:
+        why = f" ({len(expansion.skipped)} skipped: {expansion.skipped[0][1]})" if expansion.skipped else ""
+        raise SpecError(f"the spec has no runnable points{why}")
     store = Store(out) if out is not None else None
     done: set[str] = set()
     if store is not None:
@@ -770,7 +808,7 @@ def run_sweep(spec: str | os.PathLike | Mapping[str, Any], out: str | os.PathLik
     failures.sort(key=lambda f: order[f["point"]["id"]])
     frame.attrs["failures"] = [{k: f[k] for k in ("label", "error")} | {"point": f["point"]["id"]}
                                for f in failures]
-    return SweepOutcome(frame, len(points), len(done), len(todo), failures, elapsed)
+    return SweepOutcome(frame, len(points), len(done), len(todo), failures, elapsed, expansion.skipped)
 
 
 def sweep(spec: str | os.PathLike | Mapping[str, Any], out: str | os.PathLike | None = None, *,
@@ -814,17 +852,23 @@ def main(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         raise AccelsimError("--workers must be at least 1")
     if args.dry_run:
-        points = expand(args.spec)
+        expansion = expand_spec(args.spec)
         store = Store(args.output)
         done = store.done_ids() if store.exists() else set()
-        for p in points:
+        for p in expansion.points:
             print(f"{p.id}  {'done   ' if p.id in done else 'pending'}  {p.label()}")
-        print(f"{len(points)} points, {len(done & {p.id for p in points})} done")
+        for p, why in expansion.skipped:
+            print(f"{p.id}  skipped  {p.label()}: {why}")
+        print(f"{len(expansion.points)} points, {len(done & {p.id for p in expansion.points})} done, "
+              f"{len(expansion.skipped)} skipped")
         return 0
     res = run_sweep(args.spec, args.output, workers=args.workers, dask=args.dask, progress=args.progress)
     rate = res.ran / res.elapsed_s * 60 if res.elapsed_s > 0 and res.ran else math.nan
     print(f"{res.total} points: {res.already_done} already done, {res.ran} run now "
           f"({res.elapsed_s:.1f} s, {rate:.1f} points/min), {len(res.failures)} failed")
+    if res.skipped:
+        print(f"{len(res.skipped)} trace/config pairs skipped (the chip cannot run a layer kind; "
+              f"`unsupported: fail` runs them), e.g. {res.skipped[0][0].label()}: {res.skipped[0][1]}")
     print(f"results: {args.output} ({len(res.frame)} rows); export with `accelsim results {args.output} -o FILE`")
     if res.failures:
         print(f"failed points ({len(res.failures)}; details in {Path(args.output) / 'failures'}):")

@@ -296,3 +296,24 @@ def test_a_point_that_kills_its_worker_fails_alone(monkeypatch, tmp_path):
     assert sorted(res.frame["param.rows"]) == [4, 4, 4]
     assert len(res.failures) == 3 and all("worker process died" in f["error"] for f in res.failures)
     assert all(f["point"]["overrides"]["rows"] == 8 for f in res.failures)
+
+
+def test_unsupported_layer_kinds_are_skipped_or_fail_as_asked(monkeypatch, capsys, tmp_path):
+    import dataclasses
+
+    from accelsim.accelerators import registry
+
+    only_matmul = dataclasses.replace(registry.ACCELERATORS["systolic"], kinds=("matmul",))
+    monkeypatch.setitem(registry.ACCELERATORS, "systolic", only_matmul)
+    doc = {"traces": [GEMM, {"synth": {"network": "googlenet", "layers": ["fc"]}}],
+           "accelerators": [{"config": "systolic", "set": {"rows": 4, "cols": 4}}]}
+    res = run_sweep(doc, None, workers=1, progress=False)
+    assert (res.total, res.ran, len(res.failures)) == (1, 1, 0)
+    [(point, why)] = res.skipped
+    assert point.trace["synth"]["network"] == "googlenet" and why == "systolic does not run linear layers"
+    res = run_sweep({**doc, "unsupported": "fail"}, None, workers=1, progress=False)
+    assert (res.total, len(res.failures)) == (2, 1)
+    assert "UnsupportedLayerError" in res.failures[0]["error"]
+    path = write_spec(tmp_path, {**doc, "traces": doc["traces"][1:]})
+    assert cli(["sweep", str(path), "-o", str(tmp_path / "out")]) == 2
+    assert "no runnable points (1 skipped: systolic does not run linear layers)" in capsys.readouterr().err
