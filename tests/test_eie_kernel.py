@@ -1,9 +1,11 @@
 """The EIE numba kernel against a plain-Python model of the same queue semantics, on random cases.
 
-The reference keeps real queues (deques of broadcast items), processes one stored entry per cycle
-and decodes rows entry by entry; the kernel keeps counters. Rules (kernels.py docstring): PEs pop
-first, the broadcast then pushes to all queues unless one is full, an empty column slice takes a
-cycle, padding entries take a cycle each.
+The reference keeps real queues (deques of broadcast items whose head is the activation in
+process), processes one stored entry per cycle and decodes rows entry by entry; the kernel keeps
+counters. Rules (kernels.py docstring): a PE starts the head of its queue when idle, spends a cycle
+per entry (padding included, an empty slice takes one), and the head leaves at the end of its last
+cycle; the broadcast pushes to all queues unless one is full (at the start of the cycle with a
+registered full flag, after the cycle's completions without).
 """
 
 from __future__ import annotations
@@ -18,50 +20,53 @@ from accelsim.accelerators.eie.model import sram_addresses
 from accelsim.formats.eie import encode_eie
 
 
-def reference_stream(enc, cols, vals, batches, depth, entries_per_word):
+def reference_stream(enc, cols, vals, batches, depth, entries_per_word, registered=True):
     """Plain-Python cycle loop. Returns (cycles, stalls, per-PE stats dict, dest)."""
     n_pe, n_cols, rpb = enc.n_pe, enc.n_cols, enc.rows_per_batch
     ptr, codes, runs = enc.csc.col_ptr, enc.codes, enc.csc.runs
     shift = sram_addresses(enc)
     dest = np.zeros((n_pe, enc.output_batches * rpb), dtype=np.float32)
-    queues = [deque() for _ in range(n_pe)]
-    work = [None] * n_pe          # deque of entry indices left in the current column ([] = empty column)
+    queues = [deque() for _ in range(n_pe)]   # head = the activation in process, once started
+    work = [None] * n_pe                      # entries left of the column in process (None: not started)
     row = [0] * n_pe
-    act = [0.0] * n_pe
     last_word = [-1] * n_pe
     st = {k: [0] * n_pe for k in ("busy", "starved", "wait", "finish", "entries", "padding", "pops", "words")}
     items = list(zip(cols.tolist(), vals.tolist(), batches.tolist(), strict=True))
     nxt, stalls, t = 0, 0, 0
-    while nxt < len(items) or any(queues) or any(w is not None for w in work):
+    while nxt < len(items) or any(queues):
+        full_at_start = any(len(q) >= depth for q in queues)
         for p in range(n_pe):
             if work[p] is None and queues[p]:
-                j, a, b = queues[p].popleft()
+                j, _, b = queues[p][0]
                 s = (b * n_pe + p) * n_cols + j
-                work[p] = deque(range(ptr[s], ptr[s + 1]))
+                work[p] = deque(range(ptr[s], ptr[s + 1])) or deque([None])  # None: an empty slice's cycle
                 row[p] = b * rpb - 1
-                act[p] = np.float32(a)
                 st["pops"][p] += 1
-                if work[p]:
+                if ptr[s + 1] > ptr[s]:
                     first = (ptr[s] + shift[b * n_pe + p]) // entries_per_word
                     last = (ptr[s + 1] - 1 + shift[b * n_pe + p]) // entries_per_word
                     st["words"][p] += last - first + 1 - (first == last_word[p])
                     last_word[p] = last
-        blocked = nxt < len(items) and any(len(q) >= depth for q in queues)
+        idle = []
         for p in range(n_pe):
-            if work[p] is not None:
-                st["busy"][p] += 1
-                st["finish"][p] = t + 1
-                if work[p]:
-                    k = work[p].popleft()
-                    row[p] += int(runs[k]) + 1
-                    dest[p, row[p]] += np.float32(enc.codebook[codes[k]] * act[p])
-                    st["entries"][p] += 1
-                    st["padding"][p] += codes[k] == 0
-                if not work[p]:
-                    work[p] = None
-            elif nxt < len(items):
-                st["wait" if blocked else "starved"][p] += 1
+            if work[p] is None:
+                idle.append(p)
+                continue
+            st["busy"][p] += 1
+            st["finish"][p] = t + 1
+            k = work[p].popleft()
+            if k is not None:
+                row[p] += int(runs[k]) + 1
+                dest[p, row[p]] += np.float32(enc.codebook[codes[k]] * np.float32(queues[p][0][1]))
+                st["entries"][p] += 1
+                st["padding"][p] += codes[k] == 0
+            if not work[p]:
+                work[p] = None
+                queues[p].popleft()  # the column is done: its activation leaves the queue
+        blocked = full_at_start if registered else any(len(q) >= depth for q in queues)
         if nxt < len(items):
+            for p in idle:
+                st["wait" if blocked else "starved"][p] += 1
             if blocked:
                 stalls += 1
             else:
@@ -72,30 +77,32 @@ def reference_stream(enc, cols, vals, batches, depth, entries_per_word):
     return t, stalls, st, dest
 
 
-def run_kernel(enc, cols, vals, batches, depth, entries_per_word):
+def run_kernel(enc, cols, vals, batches, depth, entries_per_word, registered=True):
     dest = np.zeros((enc.n_pe, enc.output_batches * enc.rows_per_batch), dtype=np.float32)
     stats = np.zeros((enc.n_pe, kernels.N_PE_STATS), dtype=np.int64)
     cycles, stalls = kernels.broadcast_stream(
         enc.csc.col_ptr, enc.codes, enc.csc.runs, sram_addresses(enc), enc.codebook, cols, vals, batches,
-        enc.n_pe, enc.n_cols, enc.rows_per_batch, depth, entries_per_word, dest, stats)
+        enc.n_pe, enc.n_cols, enc.rows_per_batch, depth, registered, entries_per_word, dest, stats)
     return cycles, stalls, stats, dest
 
 
-CASES = [  # (n_pe, rows, cols, weight density, act density, rows_per_batch, depth, entries per word)
-    (1, 40, 30, 0.2, 0.5, 64, 1, 8),
-    (2, 33, 17, 0.1, 0.7, 8, 2, 8),
-    (3, 100, 25, 0.05, 0.6, 64, 1, 2),
-    (4, 64, 40, 0.3, 1.0, 4, 3, 8),
-    (5, 150, 31, 0.03, 0.4, 10, 8, 4),
-    (8, 300, 50, 0.1, 0.35, 64, 2, 8),
-    (8, 257, 20, 0.02, 0.9, 6, 1, 1),
-    (16, 500, 64, 0.09, 0.35, 64, 8, 8),
+CASES = [  # (n_pe, rows, cols, weight density, act density, rows_per_batch, depth, entries/word, registered)
+    (1, 40, 30, 0.2, 0.5, 64, 1, 8, True),
+    (2, 33, 17, 0.1, 0.7, 8, 2, 8, True),
+    (3, 100, 25, 0.05, 0.6, 64, 1, 2, False),
+    (4, 64, 40, 0.3, 1.0, 4, 3, 8, True),
+    (5, 150, 31, 0.03, 0.4, 10, 8, 4, False),
+    (8, 300, 50, 0.1, 0.35, 64, 2, 8, True),
+    (8, 257, 20, 0.02, 0.9, 6, 1, 1, True),
+    (8, 257, 20, 0.02, 0.9, 6, 1, 1, False),
+    (16, 500, 64, 0.09, 0.35, 64, 8, 8, True),
+    (16, 500, 64, 0.09, 0.35, 64, 2, 8, False),
 ]
 
 
 @pytest.mark.parametrize("case", CASES)
 def test_kernel_matches_reference(case):
-    n_pe, k, c, wd, ad, rpb, depth, epw = case
+    n_pe, k, c, wd, ad, rpb, depth, epw, registered = case
     rng = np.random.default_rng(abs(hash(case)) % (2**32))
     w = np.where(rng.random((k, c)) < wd, rng.standard_normal((k, c)), 0.0).astype(np.float32)
     enc = encode_eie(w, n_pe, rows_per_batch=rpb)
@@ -105,8 +112,8 @@ def test_kernel_matches_reference(case):
     cols = np.tile(nz, enc.output_batches).astype(np.int64)
     vals = np.tile(x[nz], enc.output_batches).astype(np.float32)
     batches = np.repeat(np.arange(enc.output_batches), nz.size).astype(np.int64)
-    cycles, stalls, stats, dest = run_kernel(enc, cols, vals, batches, depth, epw)
-    r_cycles, r_stalls, r_st, r_dest = reference_stream(enc, cols, vals, batches, depth, epw)
+    cycles, stalls, stats, dest = run_kernel(enc, cols, vals, batches, depth, epw, registered)
+    r_cycles, r_stalls, r_st, r_dest = reference_stream(enc, cols, vals, batches, depth, epw, registered)
     assert (cycles, stalls) == (r_cycles, r_stalls)
     for name, col in (("busy", kernels.BUSY), ("starved", kernels.STARVED), ("wait", kernels.BROADCAST_WAIT),
                       ("finish", kernels.FINISH), ("entries", kernels.ENTRIES), ("padding", kernels.PADDING),

@@ -27,26 +27,43 @@ from accelsim.trace.lowering import effectual_macs, reference_output
 #   PE 3: j=0 row 31 (1)             | j=2 row 7 (1)         | j=3 row 11 (1)
 # Costs: PE0 [3,1,1], PE1 [1,1,3], PE2 [1,1,1], PE3 [1,1,1].
 #
-# Queue depth 1 (q = items waiting; "pop" happens before the broadcast in a cycle):
-#   c0: nothing to pop; all 4 PEs starved. Broadcast I0.
-#   c1: all pop I0 (PE0 3 cycles, the others 1). Queues empty -> broadcast I1. All busy.
-#   c2: PE1-3 pop I1; PE0 busy (2nd entry) and its queue holds I1 -> full: broadcast STALL 1. All busy.
-#   c3: PE0 busy (3rd entry); its queue still full: STALL 2. PE1-3 idle waiting on the broadcast.
-#   c4: PE0 pops I1, queues empty -> broadcast I2 (the last). PE0 busy; PE1-3 starved.
-#   c5: all pop I2 (PE1 3 cycles). All busy; PE0, PE2, PE3 finish at 6.
-#   c6, c7: PE1 busy (padding entry done at c5, then rows 69, 73); finishes at 8.
-# => 8 cycles of broadcast/compute, 2 broadcast stalls, busy [5, 5, 3, 3], starved [1, 2, 2, 2] = 7,
-#    waiting on the broadcast [0, 1, 1, 1] = 3, draining 8 - finish = [2, 0, 2, 2] = 6. The 4-stage
-#    pipeline retires the last entry 3 cycles later: 11 cycles, pe_pipeline = 4 x 3 = 12 PE-cycles.
-#    Check: busy 16 + 7 + 3 + 6 + 12 = 44 = 4 PEs x 11 cycles.
+# Queue rules (kernels.py): an activation stays at the head of its PE's queue until its column is
+# done (it leaves at the end of its last cycle); the preset's registered full flag means the
+# broadcast in cycle t looks at the occupancies at the start of cycle t. occ = entries in a queue.
+#
+# Queue depth 1 (the PEs run in lock-step, with a one-cycle bubble per activation):
+#   c0: occ 0 -> broadcast I0. Nothing to start: all 4 PEs starved.
+#   c1: occ 1 = full -> STALL 1. All start I0: PE1-3 finish it (1 cycle); PE0 has 3 entries.
+#   c2: PE0's queue still holds I0 -> STALL 2. PE0 busy; PE1-3 idle waiting on the broadcast.
+#   c3: STALL 3. PE0 issues its last entry of I0; I0 leaves PE0's queue. PE1-3 wait.
+#   c4: all queues empty -> broadcast I1. Nothing to start: all 4 starved.
+#   c5: occ 1 -> STALL 4. All start I1 and finish it.
+#   c6: broadcast I2 (the last). All 4 starved.
+#   c7: all start I2 (PE1: 3 entries, the others 1); PE0, PE2, PE3 finish at 8. Nothing left to send.
+#   c8, c9: PE1 busy (rows 69, 73 after the padding entry); finishes at 10.
+# => 10 cycles of broadcast/compute, 4 broadcast stalls (c1, c2, c3, c5), busy [5, 5, 3, 3];
+#    starved 3 per PE (c0, c4, c6) = 12;
+#    waiting on the broadcast [0, 2, 2, 2] = 6 (c2, c3); draining 10 - finish = [2, 0, 2, 2] = 6.
+#    The 4-stage pipeline retires the last entry 3 cycles later: 13 cycles, pe_pipeline 4 x 3 = 12.
+#    Check: busy 16 + 12 + 6 + 6 + 12 = 52 = 4 PEs x 13 cycles.
 #
 # Queue depth 2:
-#   c0: all starved; broadcast I0.   c1: all pop I0; broadcast I1.
-#   c2: PE1-3 pop I1; PE0's queue holds 1 < 2 -> broadcast I2 (no stall).
-#   c3: PE1-3 pop I2; PE0 busy (3rd entry), finishes I0.  PE2, PE3 finish at 4.
-#   c4: PE0 pops I1 (1 cycle); PE1 busy.   c5: PE0 pops I2; PE1 busy; both finish at 6.
-# => 6 + 3 = 9 cycles, no stall, starved 4 (cycle 0), drain [0, 0, 2, 2] = 4.
-#    Check: 16 + 4 + 0 + 4 + 12 = 36 = 4 x 9.
+#   c0: broadcast I0; all starved.          c1: occ 1 < 2 -> broadcast I1; all start I0; PE1-3 finish.
+#   c2: PE0 holds I0 and I1 (occ 2) -> STALL 1. PE1-3 start and finish I1.
+#   c3: PE0 still holds I0 -> STALL 2; PE0 finishes I0; PE1-3 wait.
+#   c4: occ PE0 = 1 -> broadcast I2; PE0 starts and finishes I1; PE1-3 starved.
+#   c5: all start I2; PE0, PE2, PE3 finish at 6.   c6, c7: PE1 busy; finishes at 8.
+# => 8 + 3 = 11 cycles, 2 stalls, starved [1, 2, 2, 2] = 7, waiting [0, 1, 1, 1] = 3, drain [2, 0, 2, 2] = 6.
+#    Check: 16 + 7 + 3 + 6 + 12 = 44 = 4 x 11.
+#
+# Queue depth 3: no stall (PE0 can hold I0..I2): c0 broadcast I0, c1 I1, c2 I2; PE1 starts I2 in c3
+# and finishes at 6, PE0 works c1..c5 and finishes at 6; PE2, PE3 finish at 4.
+# => 6 + 3 = 9 cycles, starved 4 (c0), drain [0, 0, 2, 2] = 4. Check: 16 + 4 + 4 + 12 = 36 = 4 x 9.
+#
+# Depth 1 with a same-cycle full flag (registered_full: false): a slot freed at the end of cycle t
+# takes the push of cycle t, so the bubbles go: c1 STALL (PE0 busy), c2 STALL (PE1-3 wait), c3 PE0
+# finishes I0 -> broadcast I1 (PE1-3 starved), c4 all do I1 -> broadcast I2, c5 all start I2, PE1
+# finishes at 8. => 8 + 3 = 11 cycles, 2 stalls, starved 4 + 3 = 7, waiting 3, drain 6.
 #
 # Sparse-matrix words with a 16-bit SRAM word (2 entries per read), PE-local addresses, a one-word
 # buffer: PE0 j=0 [0,3) reads words 0,1; j=2 [3,4) is in word 1 (buffered); j=3 [4,5) word 2 -> 3.
@@ -70,31 +87,46 @@ def hand_layer() -> Layer:
     return Layer("hand", "linear", {"N": 1, "C": 4, "K": 80}, w, HAND_X.copy())
 
 
-def hand_config(depth: int) -> EIEConfig:
-    return accelsim.load_config("eie", pe_count=4, queue_depth=depth, spmat_word_bits=16)
+def hand_config(depth: int, registered_full: bool = True) -> EIEConfig:
+    return accelsim.load_config("eie", pe_count=4, queue_depth=depth, spmat_word_bits=16,
+                                registered_full=registered_full)
 
 
 def test_hand_worked_depth_1():
     r = simulate_layer(hand_layer(), hand_config(1))
-    assert r.cycles == 11
+    assert r.cycles == 13
     assert r.pe_busy_cycles.tolist() == [5, 5, 3, 3]
-    assert r.stall_cycles == {"broadcast_full": 2, "pe_starved": 7, "pe_broadcast_wait": 3, "pe_drain": 6,
+    assert r.stall_cycles == {"broadcast_full": 4, "pe_starved": 12, "pe_broadcast_wait": 6, "pe_drain": 6,
                               "pe_pipeline": 12}
     assert r.macs_issued == 15 and r.macs_effectual == 14
     a = r.action_counts
     assert a[("ptr_sram", "read")] == 12 and a[("spmat_sram", "read")] == 9
     assert a[("arith", "mac")] == 14 and a[("arith", "mac_padding")] == 1
     assert a[("lnzd", "broadcast")] == 3 and a[("act_queue", "push")] == 12
-    assert a[("pe", "clock")] == 44
+    assert a[("pe", "clock")] == 52
     assert r.extra["padding_share"] == pytest.approx(1 / 15)
-    assert r.extra["load_efficiency"] == pytest.approx(16 / 44)
+    assert r.extra["load_efficiency"] == pytest.approx(16 / 52)
 
 
 def test_hand_worked_depth_2():
     r = simulate_layer(hand_layer(), hand_config(2))
-    assert r.cycles == 9
+    assert r.cycles == 11
     assert r.pe_busy_cycles.tolist() == [5, 5, 3, 3]
+    assert r.stall_cycles == {"broadcast_full": 2, "pe_starved": 7, "pe_broadcast_wait": 3, "pe_drain": 6,
+                              "pe_pipeline": 12}
+
+
+def test_hand_worked_depth_3():
+    r = simulate_layer(hand_layer(), hand_config(3))
+    assert r.cycles == 9
     assert r.stall_cycles == {"pe_starved": 4, "pe_drain": 4, "pe_pipeline": 12}
+
+
+def test_hand_worked_same_cycle_full_flag():
+    r = simulate_layer(hand_layer(), hand_config(1, registered_full=False))
+    assert r.cycles == 11
+    assert r.stall_cycles == {"broadcast_full": 2, "pe_starved": 7, "pe_broadcast_wait": 3, "pe_drain": 6,
+                              "pe_pipeline": 12}
 
 
 def test_hand_worked_output():

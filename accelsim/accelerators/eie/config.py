@@ -20,8 +20,11 @@ class EIEConfig(ChipConfig):
     energy_table: str = param("eie45", "energy table: a name under accelsim/energy/tables or a YAML path")
     pe_count: int = param(64, "processing elements; output row i is owned by PE i mod pe_count (§III-A)",
                           min=1, max=4096)
-    queue_depth: int = param(8, "activation queue entries per PE; the broadcast stalls while any queue is "
-                                "full (§IV, Fig. 8: 8)", min=1, max=65536)
+    queue_depth: int = param(8, "activation queue entries per PE, the activation in process included; the "
+                                "broadcast stalls while any queue is full (§IV, Fig. 8: 8)", min=1, max=65536)
+    registered_full: bool = param(True, "the broadcast decides on the queues' occupancy at the start of a cycle "
+                                        "(a registered chip-wide full flag): a slot freed in cycle t takes a push "
+                                        "from t+1; false: from t")
     act_regfile_entries: int = param(64, "destination (and source) activation register entries per PE; "
                                          "vectors longer than this x pe_count run in batches (§IV)",
                                      min=1, max=65536)

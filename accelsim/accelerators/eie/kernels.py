@@ -6,17 +6,24 @@ and returns exact cycle and action counts; the simpy model in :mod:`.model` stri
 
 Cycle semantics (the paper gives the rules, not the clocking; these are the choices made):
 
-1. **PEs, in cycle t.** A PE whose current column is finished pops the head of its queue (an
-   item broadcast in cycle t-1 or earlier), reads the pointer pair p_j, p_j+1 (two banks, one
-   cycle, §IV "Pointer Read Unit") and then spends one cycle per stored entry of its slice of
-   column j, padding entries included (§III-A). A column with no entries in this PE still takes
-   one cycle (the pop and the pointer read occupy the pipeline's first stage). The entries'
-   products are accumulated into the destination accumulators in this order.
-2. **Broadcast, in cycle t** (after the pops). The central unit's LNZD tree offers the next
-   non-zero activation (a_j, j) once per cycle and pushes it into *every* PE's queue, but only if
-   no queue is full (§III-B: the broadcast stalls while any queue is full). A queue slot freed by
-   a pop in cycle t can take the push of cycle t. The item pushed in cycle t can be popped in t+1.
-3. **Idle causes.** A PE with nothing to do in cycle t is *starved* if the broadcast sends this
+1. **Queue occupancy.** "Each PE processes the activation at the head of its queue" (§IV): the
+   activation a PE is working on stays at the head of its queue until its column is done, so a
+   queue of depth d holds the activation in process plus d - 1 waiting ones. (At depth 1 the PEs
+   therefore run in lock-step, one column at a time, which is what makes the paper's Fig. 8
+   show about half the cycles idle at depth 1.)
+2. **PEs, in cycle t.** A PE with no column in process starts the oldest waiting activation (one
+   broadcast in cycle t-1 or earlier): it reads the pointer pair p_j, p_j+1 (two banks, one cycle,
+   §IV "Pointer Read Unit") and then spends one cycle per stored entry of its slice of column j,
+   padding entries included (§III-A). A column with no entries in this PE still takes one cycle
+   (the pointer read occupies the pipeline's first stage). The column leaves the queue at the end
+   of its last cycle. The entries' products are accumulated in this order.
+3. **Broadcast, in cycle t.** The central unit's LNZD tree offers the next non-zero activation
+   (a_j, j) once per cycle and pushes it into *every* PE's queue unless a queue is full
+   (§III-B). With ``registered_full`` (the preset) the decision uses the occupancies at the start
+   of cycle t: a full flag is an OR over all PEs across the chip, so a slot freed at the end of
+   cycle t takes a push from cycle t+1. Without it, a slot freed at the end of cycle t takes the
+   push of cycle t. An item pushed in cycle t can be started in cycle t+1.
+4. **Idle causes.** A PE with nothing to do in cycle t is *starved* if the broadcast sends this
    cycle (the PE is ahead of the one-per-cycle broadcast, or the stream is just starting),
    *waiting on the broadcast* if the broadcast is stalled by another PE's full queue, and
    *draining* once the whole stream has been broadcast (the tail of the batch; the model derives
@@ -40,14 +47,15 @@ BROADCAST_WAIT = 2  #: idle cycles with an empty queue while the broadcast was s
 FINISH = 3          #: the cycle after the PE's last busy cycle
 ENTRIES = 4         #: entries processed (MACs issued), padding included
 PADDING = 5         #: padding entries processed
-POINTER_READS = 6   #: pointer-pair reads (one per popped activation)
+POINTER_READS = 6   #: pointer-pair reads (one per activation started)
 SPMAT_WORDS = 7     #: sparse-matrix SRAM word reads
 N_PE_STATS = 8
 
 
 @njit(cache=True)
 def broadcast_stream(col_ptr, codes, runs, sram_shift, codebook, act_col, act_val, act_batch, n_pe, n_cols,
-                     rows_per_batch, queue_depth, entries_per_word, dest, pe_stats):  # pragma: no cover
+                     rows_per_batch, queue_depth, registered_full, entries_per_word, dest,
+                     pe_stats):  # pragma: no cover - compiled; NUMBA_DISABLE_JIT=1 covers it
     """Simulate one broadcast stream cycle by cycle; returns (cycles, broadcast stall cycles).
 
     Parameters
@@ -63,32 +71,35 @@ def broadcast_stream(col_ptr, codes, runs, sram_shift, codebook, act_col, act_va
         float32 shared weights, ``codebook[0] == 0``.
     act_col, act_val, act_batch
         The broadcast stream in order: input column j, activation value, output batch.
+    queue_depth, registered_full
+        Queue entries per PE (the activation in process included) and the full-flag timing
+        (see the module docstring).
     dest
         float32[n_pe, n_batches * rows_per_batch] accumulators, updated in place.
     pe_stats
         int64[n_pe, N_PE_STATS], updated in place (see the column constants).
     """
     n_items = act_col.size
-    popped = np.zeros(n_pe, dtype=np.int64)     # items each PE has taken from its queue
+    started = np.zeros(n_pe, dtype=np.int64)    # activations each PE has started
+    finished = np.zeros(n_pe, dtype=np.int64)   # activations each PE has finished (left its queue)
     remaining = np.zeros(n_pe, dtype=np.int64)  # cycles left on the PE's current column
+    idle = np.zeros(n_pe, dtype=np.bool_)
     last_word = np.full(n_pe, -1, dtype=np.int64)
     sent = 0
     stalls = 0
     t = 0
-    while True:
-        if sent == n_items:
-            done = True
+    while sent < n_items or finished.min() < n_items:
+        blocked = False
+        if registered_full and sent < n_items:
             for p in range(n_pe):
-                if remaining[p] > 0 or popped[p] < n_items:
-                    done = False
+                if sent - finished[p] >= queue_depth:
+                    blocked = True
                     break
-            if done:
-                break
-        # 1. PEs whose column is finished pop their queue's head
+        # PEs without a column in process start the oldest waiting activation
         for p in range(n_pe):
-            if remaining[p] == 0 and popped[p] < sent:
-                item = popped[p]
-                popped[p] = item + 1
+            if remaining[p] == 0 and started[p] < sent:
+                item = started[p]
+                started[p] = item + 1
                 a = act_val[item]
                 b = act_batch[item]
                 s = (b * n_pe + p) * n_cols + act_col[item]
@@ -114,25 +125,27 @@ def broadcast_stream(col_ptr, codes, runs, sram_shift, codebook, act_col, act_va
                     remaining[p] = hi - lo
                 else:
                     remaining[p] = 1
-        # 2. the broadcast sends unless a queue is still full after this cycle's pops
-        blocked = False
-        if sent < n_items:
-            for p in range(n_pe):
-                if sent - popped[p] >= queue_depth:
-                    blocked = True
-                    break
-        # 3. account the cycle
+        # one cycle of work; a column whose last entry issues now leaves the queue at the cycle's end
         for p in range(n_pe):
-            if remaining[p] > 0:
+            idle[p] = remaining[p] == 0
+            if not idle[p]:
                 remaining[p] -= 1
                 pe_stats[p, BUSY] += 1
                 pe_stats[p, FINISH] = t + 1
-            elif sent < n_items:
-                if blocked:
-                    pe_stats[p, BROADCAST_WAIT] += 1
-                else:
-                    pe_stats[p, STARVED] += 1
+                if remaining[p] == 0:
+                    finished[p] += 1
+        if not registered_full and sent < n_items:
+            for p in range(n_pe):
+                if sent - finished[p] >= queue_depth:
+                    blocked = True
+                    break
         if sent < n_items:
+            for p in range(n_pe):
+                if idle[p]:
+                    if blocked:
+                        pe_stats[p, BROADCAST_WAIT] += 1
+                    else:
+                        pe_stats[p, STARVED] += 1
             if blocked:
                 stalls += 1
             else:

@@ -178,7 +178,8 @@ def simulate_mapped(layer: Layer, cfg: EIEConfig, mapping: EIEMapping) -> LayerR
             before = pe_stats.copy()
             cycles, stalls = kernels.broadcast_stream(
                 enc.csc.col_ptr, mapping.codes, mapping.runs, mapping.sram_shift, codebook, ph.cols, ph.values,
-                ph.batches, n_pe, enc.n_cols, r_entries, cfg.queue_depth, cfg.entries_per_word, dest, pe_stats)
+                ph.batches, n_pe, enc.n_cols, r_entries, cfg.queue_depth, cfg.registered_full,
+                cfg.entries_per_word, dest, pe_stats)
             finish = pe_stats[:, kernels.FINISH] if ph.cols.size else np.zeros(n_pe, dtype=np.int64)
             if ph.cols.size and int(finish.max()) != cycles:
                 raise AssertionError("EIE kernel: the last PE's finish differs from the stream's cycles")
