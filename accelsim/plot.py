@@ -92,9 +92,21 @@ def _spans_decades(values: Sequence[float] | pd.Series) -> bool:
     return bool(v.size and v.min() > 0 and v.max() / v.min() > LOG_RATIO)
 
 
+def _log_axis(ax: Axes, axis: str, base: float = 10) -> None:
+    """A log axis with plain tick labels (0.05, 0.1, 0.2 ...; 16, 64, 256), not 10^-1.3."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    which = ax.xaxis if axis == "x" else ax.yaxis
+    (ax.set_xscale if axis == "x" else ax.set_yscale)("log", base=base)
+    if base == 10:
+        which.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    which.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+    which.set_minor_formatter(NullFormatter())
+
+
 def _auto_log(ax: Axes, axis: str, values: Sequence[float] | pd.Series, base: float = 10) -> None:
     if _spans_decades(values):
-        (ax.set_xscale if axis == "x" else ax.set_yscale)("log", base=base)
+        _log_axis(ax, axis, base)
 
 
 def _colors(keys: Sequence[Any]) -> dict[Any, Any]:
@@ -272,7 +284,7 @@ def scaling(df: pd.DataFrame, *, title: str | None = None) -> Figure:
     for ax in (ax_s, ax_u):
         ax.set_xlabel("PE count" + (" (fastest shape per count)" if shared else ""))
         if pes_all.nunique() > 1:
-            ax.set_xscale("log", base=2)
+            _log_axis(ax, "x", base=2)
         ax.grid(True, which="both", alpha=0.3)
     ax_s.set_ylabel("speedup over the smallest PE count (x)")
     _auto_log(ax_s, "y", [1, hi / lo])
@@ -538,7 +550,7 @@ def speedup(df: pd.DataFrame, *, baseline: str | None = None, title: str | None 
     ax.set_ylabel(f"speedup over {baseline} (x, higher is faster)")
     finite = ratio[np.isfinite(ratio)]
     if finite.size and (_spans_decades(np.append(finite, 1.0)) or finite.min() < 1 / LOG_RATIO ** 0.5):
-        ax.set_yscale("log")
+        _log_axis(ax, "y")
     ax.grid(True, axis="y", which="both", alpha=0.3)
     ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.suptitle(title or f"Per-layer speedup on {_describe(first, _workload_cols(df, all_=True))}")
