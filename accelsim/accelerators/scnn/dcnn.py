@@ -1,0 +1,172 @@
+"""DCNN and DCNN-opt: SCNN's dense baselines (Parashar et al., ISCA 2017, §V).
+
+DCNN has SCNN's 64 PEs of F x I = 4 x 4 multipliers, the same planar tiling, input-stationary loop
+order, output-channel groups, accumulators, halo exchange, barriers and post-processing, run dense
+(PT-IS-CP-dense, §III-A): every weight of a group's Kc x R x S block and every activation of the tile
+is delivered, zeros included, so a channel of a group takes ``ceil(Kc·R·S / F) x ceil(Wt·Ht / I)``
+cycles. Choices where the paper is silent:
+
+* the dense vectors are statically scheduled, so DCNN has no scatter crossbar and no bank
+  conflicts (the F·I outputs of a cycle are distinct, known in advance, and mapped to distinct
+  banks); its timing is therefore closed-form, while its functional result comes from the numba
+  datapath :func:`.kernels.dense_group` through the same tiles and groups;
+* its 2 MB of SRAM is 16 KB IARAM + 16 KB OARAM of dense 16-bit values per PE; weights stream from
+  DRAM dense (DCNN) or zero-run compressed (DCNN-opt);
+* DCNN-opt gates the multiplier and the accumulator update of every product whose activation is
+  zero (counted as ``multiplier:gated`` / ``accumulator:gated``, priced at zero); it takes the same
+  cycles as DCNN; its DRAM transfers (weights, input bands, output spills) use SCNN's zero-run
+  format while the on-chip buffers stay dense.
+
+The shared parts (tiling, schedule, outputs, prices) are in :mod:`.common` and :mod:`.tiling`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from accelsim.accelerators.base import Accelerator
+from accelsim.accelerators.scnn import kernels as K
+from accelsim.accelerators.scnn.common import BandWork, Conv, GroupWork, Tally, energy_reference, nbytes, ppu_cycles
+from accelsim.accelerators.scnn.config import DcnnConfig, DcnnOptConfig
+from accelsim.accelerators.scnn.model import _finish, account_drain, carry_spills, geometry_vector
+from accelsim.accelerators.scnn.streams import activation_streams, phase_list, weight_streams
+from accelsim.accelerators.scnn.tiling import BandPlan, plan_layer
+from accelsim.energy import ERT, EnergyTable
+from accelsim.results import LayerResult
+from accelsim.trace.layer import Layer
+
+
+def _on_phase_count(lo: np.ndarray, hi: np.ndarray, offset: int, stride: int, q: int) -> np.ndarray:
+    """How many indices in [lo, hi) have (i + offset) % stride == q (all of them when q < 0)."""
+    if q < 0:
+        return np.maximum(hi - lo, 0)
+
+    def upto(n: np.ndarray) -> np.ndarray:  # count in [0, n)
+        first = (q - offset) % stride
+        return np.maximum(0, (n - first + stride - 1) // stride)
+
+    return np.maximum(upto(hi) - upto(lo), 0)
+
+
+def dense_vectors(conv: Conv, band: BandPlan, kc: int, cfg: DcnnConfig) -> dict[str, np.ndarray]:
+    """Closed-form per-PE cycles, product slots, FIFO and IARAM reads of one dense group."""
+    phases = phase_list(conv.stride, cfg.stride_phases)
+    t = band.tiles
+    npe = t.shape[0]
+    res = {k: np.zeros(npe, dtype=np.int64) for k in ("cycles", "slots", "fifo", "iaram")}
+    for qy, qx in phases:
+        taps = int(_on_phase_count(np.array([0]), np.array([conv.r]), 0, conv.stride, qy)[0]
+                   * _on_phase_count(np.array([0]), np.array([conv.s]), 0, conv.stride, qx)[0])
+        n_w = taps * kc
+        if n_w == 0:
+            continue
+        npix = (_on_phase_count(t[:, 0], t[:, 1], conv.pad, conv.stride, qy)
+                * _on_phase_count(t[:, 2], t[:, 3], conv.pad, conv.stride, qx))
+        a_vec = -(-npix // cfg.mult_i)
+        res["cycles"] += conv.cg * (-(-n_w // cfg.mult_f)) * a_vec
+        res["slots"] += conv.cg * n_w * npix
+        res["fifo"] += conv.cg * n_w * a_vec
+        res["iaram"] += conv.cg * npix * (-(-n_w // cfg.fifo_chunk))
+    return res
+
+
+def simulate_layer(layer: Layer, cfg: DcnnConfig) -> LayerResult:
+    """Run one conv layer on DCNN / DCNN-opt (see the module docstring)."""
+    conv = Conv.of(layer)
+    npe = cfg.pes
+    x = np.ascontiguousarray(layer.input, dtype=np.float32)
+    wt = np.ascontiguousarray(layer.weight, dtype=np.float32)
+    bits = cfg.value_bits
+    comp_bits = cfg.value_bits + cfg.run_bits
+    entries = np.full((conv.h, conv.w), conv.c, dtype=np.int64)
+    plan = plan_layer(conv.ay, conv.ax, conv.kg, entries, pe_rows=cfg.pe_rows, pe_cols=cfg.pe_cols,
+                      acc_entries=cfg.acc_entries, iaram_entries=cfg.iaram_bytes * 8 // bits)
+    out_pqk = np.zeros((conv.n, conv.p, conv.q, conv.k), dtype=np.float32)
+    tally = Tally(npe)
+    bands: list[BandWork] = []
+    wcache: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray, int]] = {}
+    issued = effectual = wasted = 0
+    for n in range(conv.n):
+        for band in plan.bands:
+            work = BandWork(0)
+            geom = geometry_vector(cfg, conv, 1)
+            own_area = (band.own[:, 1] - band.own[:, 0]) * (band.own[:, 3] - band.own[:, 2])
+            win_w = band.win[:, 3] - band.win[:, 2]
+            win_area = (band.win[:, 1] - band.win[:, 0]) * win_w
+            b_lo, b_hi = band.out_rows
+            spill_rows = (np.maximum(0, band.win[:, 1] - np.maximum(band.win[:, 0], b_hi))
+                          + np.maximum(0, np.minimum(band.win[:, 1], b_lo) - band.win[:, 0]))
+            spill_area = spill_rows * win_w
+            in_entries = 0
+            for gg in range(conv.groups):
+                xs = np.ascontiguousarray(x[n, gg * conv.cg:(gg + 1) * conv.cg])
+                if not plan.inputs_on_chip:
+                    tile_area = (band.tiles[:, 1] - band.tiles[:, 0]) * (band.tiles[:, 3] - band.tiles[:, 2])
+                    dense_in = int(tile_area.sum()) * conv.cg
+                    tally.act("iaram", "write", dense_in)
+                    in_entries += (activation_streams(xs, band.tiles, conv.stride, conv.pad, cfg.stride_phases,
+                                                      True, cfg.run_bits).entries
+                                   if cfg.compressed_dram else dense_in)
+                for k0 in range(0, conv.kg, band.kc):
+                    kc = min(band.kc, conv.kg - k0)
+                    key = (gg, k0, kc)
+                    if key not in wcache:
+                        k_abs = gg * conv.kg + k0
+                        block = wt[k_abs:k_abs + kc]
+                        w_g = np.ascontiguousarray(block.transpose(1, 2, 3, 0))
+                        dram_entries = (weight_streams(block, conv.stride, cfg.stride_phases, cfg.weight_order, True,
+                                                       cfg.run_bits).entries if cfg.compressed_dram else block.size)
+                        wcache[key] = (w_g, (w_g != 0).sum(axis=3).astype(np.int64), dram_entries)
+                    w_g, nzw, dram_entries = wcache[key]
+                    cnt = K.dense_group(xs, w_g, nzw, band.tiles, geom, out_pqk[n], gg * conv.kg + k0)
+                    vec = dense_vectors(conv, band, kc, cfg)
+                    owned = kc * own_area
+                    spill = kc * spill_area
+                    halo = kc * (win_area - own_area) - spill
+                    slots = int(cnt[:, K.D_SLOTS].sum())
+                    valid = int(cnt[:, K.D_VALID].sum())
+                    zero_slots = int(cnt[:, K.D_ZERO_SLOTS].sum()) if cfg.zero_gating else 0
+                    zero_valid = int(cnt[:, K.D_ZERO_VALID].sum()) if cfg.zero_gating else 0
+                    issued += slots
+                    wasted += slots - valid
+                    effectual += int(cnt[:, K.D_EFFECTUAL].sum())
+                    tally.busy += vec["cycles"]
+                    tally.c["vec_pairs"] += int(vec["cycles"].sum())
+                    tally.act("multiplier", "mul", slots - zero_slots)
+                    tally.act("multiplier", "gated", zero_slots)
+                    tally.act("accumulator", "gated", zero_valid)
+                    tally.act("weight_fifo", "write", w_g.size * npe)
+                    tally.act("weight_fifo", "read", int(vec["fifo"].sum()))
+                    tally.act("iaram", "read", int(vec["iaram"].sum()))
+                    w_bits = comp_bits if cfg.compressed_dram else bits
+                    group = GroupWork(vec["cycles"], nbytes(dram_entries, w_bits), ppu_cycles(halo, owned, cfg))
+                    account_drain(tally, group, valid - zero_valid, halo, owned, spill, cfg)
+                    work.groups.append(group)
+            if not plan.inputs_on_chip:
+                work.input_bytes += nbytes(in_entries, comp_bits if cfg.compressed_dram else bits)
+            bands.append(work)
+    carry_spills(bands)
+    out = np.ascontiguousarray(out_pqk.transpose(0, 3, 1, 2))
+    extra = {"wasted_products": int(wasted), "padding_products": 0,
+             "virtual_channels": conv.cg * len(phase_list(conv.stride, cfg.stride_phases))}
+    dram_bits = comp_bits if cfg.compressed_dram else bits
+    return _finish(layer, cfg, conv, tally, bands, plan, out, False, bits, dram_bits, issued, effectual, extra)
+
+
+def dcnn_energy_reference(cfg: DcnnConfig, table: EnergyTable) -> ERT:
+    """DCNN's prices: dense 16-bit entries everywhere on chip, no crossbar (see :mod:`.common`)."""
+    b = cfg.value_bits
+    return energy_reference(cfg, table, act_bits=b, weight_bits=b, out_bits=b, crossbar=False)
+
+
+DCNN = Accelerator(
+    name="dcnn", config_class=DcnnConfig, simulate_layer=simulate_layer, energy_reference=dcnn_energy_reference,
+    kinds=("conv2d",),
+    description="DCNN: SCNN's dense baseline (64 PEs x 16 multipliers, PT-IS-CP-dense, 2 MB SRAM)",
+)
+
+DCNN_OPT = Accelerator(
+    name="dcnn_opt", config_class=DcnnOptConfig, simulate_layer=simulate_layer,
+    energy_reference=dcnn_energy_reference, kinds=("conv2d",),
+    description="DCNN-opt: DCNN + zero-activation gating + compressed DRAM transfers",
+)
