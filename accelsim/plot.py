@@ -213,9 +213,8 @@ def _vs_density(df: pd.DataFrame, metric: str, x: str, title: str | None) -> Fig
     for ax, (trace, sub) in zip(axes, facets, strict=True):
         for (cfg, o), line in sub.groupby([series_key, "_other"], sort=False):
             line = line.sort_values(xcol)
-            label = cfg if len(others) == 1 else None
             ax.plot(line[xcol], line[metric] / scale, color=colors[cfg], linestyle=styles[o], marker="o",
-                    markersize=4, label=label)
+                    markersize=4)
         ax.set_xlabel(f"{DENSITY_LABELS[xcol]} (fraction non-zero)")
         ax.set_ylabel(f"{'latency' if metric == 'time_s' else 'energy'} per inference ({unit})")
         _auto_log(ax, "x", sub[xcol])
@@ -223,15 +222,14 @@ def _vs_density(df: pd.DataFrame, metric: str, x: str, title: str | None) -> Fig
         ax.grid(True, which="both", alpha=0.3)
         if trace is not None:
             ax.set_title(str(trace), fontsize="medium")
-    if len(others) > 1:  # two legends' worth: colour = config, line style = the other density
-        from matplotlib.lines import Line2D
+    # one legend for all panels: colour = config, line style = the other density (when it varies)
+    from matplotlib.lines import Line2D
 
-        handles = [Line2D([], [], color=colors[c], marker="o", label=c) for c in colors]
+    handles = [Line2D([], [], color=colors[c], marker="o", markersize=4, label=c) for c in colors]
+    if len(others) > 1:
         handles += [Line2D([], [], color="0.3", linestyle=styles[o],
                            label=f"{DENSITY_LABELS[other]} {'preset' if o < 0 else f'{o:g}'}") for o in others]
-        axes[0].legend(handles=handles, fontsize="small")
-    else:
-        axes[0].legend(fontsize="small", title="config")
+    fig.legend(handles=handles, loc="outside right upper", fontsize="small")
     fig.suptitle(title or f"{what} vs {DENSITY_LABELS[xcol]}")
     return fig
 

@@ -58,12 +58,12 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import dataclasses
 import hashlib
 import itertools
 import json
 import logging
-import math
 import os
 import sys
 import threading
@@ -488,8 +488,40 @@ class Store:
         except (OSError, json.JSONDecodeError) as exc:
             raise StoreError(f"{self.meta_path}: unreadable ({exc})") from None
 
+    def _check_usable(self) -> None:
+        if not self.exists() and self.root.exists() and any(p.name != ".lock" for p in self.root.iterdir()):
+            raise StoreError(f"{self.root} exists and is not a sweep results directory; use a new or empty one")
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[int | None]:
+        """Hold the directory's lock while a sweep writes to it (one writer at a time).
+
+        Yields the lock's file descriptor (forked workers close their copy), or None without flock.
+        The lock dies with the process, so a killed sweep never leaves the directory locked.
+        """
+        self._check_usable()
+        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no lock
+            yield None
+            return
+        fh = open(self.root / ".lock", "a+")  # noqa: SIM115 (held for the whole sweep)
+        try:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise StoreError(f"{self.root}: another sweep is writing to this directory; "
+                                 "wait for it to finish or use another directory") from None
+            yield fh.fileno()
+        finally:
+            fh.close()
+
     def init(self, doc: Mapping[str, Any], points: list[Point], spec_text: str | None) -> None:
-        """Create the directory, or check that it holds this same sweep (then it is resumed)."""
+        """Create the directory, or check that it holds this same sweep (then it is resumed).
+
+        Call it holding :meth:`locked` (it removes temporaries a killed run left behind).
+        """
         from accelsim import __version__
 
         ids = [p.id for p in points]
@@ -503,8 +535,8 @@ class Store:
             if meta.get("accelsim_version") != __version__:
                 log.warning("%s was started with accelsim %s, resuming with %s (rows carry accelsim_version)",
                             self.root, meta.get("accelsim_version"), __version__)
-        elif self.root.exists() and any(self.root.iterdir()):
-            raise StoreError(f"{self.root} exists and is not a sweep results directory; use a new or empty one")
+        else:
+            self._check_usable()
         for d in (self.points_dir, self.pe_dir, self.failures_dir):
             d.mkdir(parents=True, exist_ok=True)
         for tmp in itertools.chain(*(d.glob(".*.tmp") for d in (self.root, self.points_dir, self.pe_dir,
@@ -599,8 +631,20 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _orphan_watchdog(parent_pid: int) -> None:
-    """Pool worker initializer: exit when the parent is gone (a SIGKILLed sweep leaves no orphans)."""
+def _orphan_watchdog(parent_pid: int, inherited_fds: tuple[int, ...] = ()) -> None:
+    """Pool worker initializer: exit when the parent is gone (a SIGKILLed sweep leaves no orphans).
+
+    Also closes the forked copies of ``inherited_fds`` (the store's lock), so only the parent holds them,
+    and exits quietly on Ctrl-C (the parent reports the interruption; finished points are committed).
+    """
+    import signal
+
+    signal.signal(signal.SIGINT, lambda *_: os._exit(130))
+    for fd in inherited_fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
 
     def watch() -> None:
         while True:
@@ -616,7 +660,8 @@ def _run_serial(payloads: list[dict]) -> Iterator[dict]:
         yield run_point(p)
 
 
-def _pool_pass(queue: collections.deque, width: int, ctx) -> Generator[dict, None, list[dict]]:
+def _pool_pass(queue: collections.deque, width: int, ctx,
+               inherited_fds: tuple[int, ...] = ()) -> Generator[dict, None, list[dict]]:
     """Run points off the front of ``queue`` on a fresh pool until it is empty or the pool breaks.
 
     Yields outcomes; returns the points that were in flight when a worker died.
@@ -625,7 +670,7 @@ def _pool_pass(queue: collections.deque, width: int, ctx) -> Generator[dict, Non
     from concurrent.futures.process import BrokenProcessPool
 
     pool = ProcessPoolExecutor(max_workers=width, mp_context=ctx, initializer=_orphan_watchdog,
-                               initargs=(os.getpid(),))
+                               initargs=(os.getpid(), inherited_fds))
     pending: dict[Any, dict] = {}
     try:
         while queue or pending:
@@ -653,7 +698,7 @@ def _pool_pass(queue: collections.deque, width: int, ctx) -> Generator[dict, Non
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _run_local(payloads: list[dict], workers: int) -> Iterator[dict]:
+def _run_local(payloads: list[dict], workers: int, inherited_fds: tuple[int, ...] = ()) -> Iterator[dict]:
     """A process pool over the points, robust to workers that die (segfault, out-of-memory kill).
 
     When a worker dies, the points that were in flight are re-run one at a time, each alone in its
@@ -666,11 +711,11 @@ def _run_local(payloads: list[dict], workers: int) -> Iterator[dict]:
     ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
     queue = collections.deque(payloads)
     while queue:
-        lost = yield from _pool_pass(queue, min(workers, len(queue)), ctx)
+        lost = yield from _pool_pass(queue, min(workers, len(queue)), ctx, inherited_fds)
         if lost:
             log.warning("a sweep worker process died; re-running its %d in-flight points one by one", len(lost))
         for p in lost:
-            if (yield from _pool_pass(collections.deque([p]), 1, ctx)):
+            if (yield from _pool_pass(collections.deque([p]), 1, ctx, inherited_fds)):
                 yield {"id": p["id"], "ok": False, "traceback": "",
                        "error": "the worker process died while running this point (crash or out of memory)"}
 
@@ -735,30 +780,16 @@ class SweepOutcome:
     skipped: list[tuple[Point, str]] = field(default_factory=list)
 
 
-def run_sweep(spec: str | os.PathLike | Mapping[str, Any], out: str | os.PathLike | None = None, *,
-              workers: int | None = None, dask: str | None = None, progress: bool | None = None,
-              on_result: Callable[[dict], None] | None = None) -> SweepOutcome:
-    """Run a sweep; with ``out`` the results directory is created or resumed (see module docstring).
+def _execute(todo: list[Point], total: int, already: int, store: Store | None, *, workers: int, dask: str | None,
+             progress: bool | None, on_result: Callable[[dict], None] | None,
+             inherited_fds: tuple[int, ...]) -> tuple[list[dict[str, Any]], dict[str, pd.DataFrame], float]:
+    """Run ``todo`` on the chosen executor, committing each outcome as it arrives.
 
-    ``workers``: local processes (default: every core; 1 runs in this process) or LocalCluster
-    workers. ``dask``: None (local pool), ``"local"`` or a scheduler address. ``progress``: a
-    tqdm bar on stderr; None shows it only when stdout is a terminal.
+    Returns the failures, the frames of successful points (when there is no store) and the start time.
     """
-    doc, _base, text = load_spec(spec)
-    expansion = expand_spec(spec)
-    points = expansion.points
-    if not points:
-        why = f" ({len(expansion.skipped)} skipped: {expansion.skipped[0][1]})" if expansion.skipped else ""
-        raise SpecError(f"the spec has no runnable points{why}")
-    store = Store(out) if out is not None else None
-    done: set[str] = set()
-    if store is not None:
-        store.init(doc, points, text)
-        done = store.done_ids() & {p.id for p in points}
-    todo = [p for p in points if p.id not in done]
-    by_id = {p.id: p for p in points}
-    log.info("sweep: %d points, %d already done, %d to run", len(points), len(done), len(todo))
-    workers = workers or default_workers()
+    from tqdm.auto import tqdm
+
+    by_id = {p.id: p for p in todo}
     payloads = [p.to_dict() for p in todo]
     if not payloads:
         results: Iterator[dict] = iter(())
@@ -767,13 +798,10 @@ def run_sweep(spec: str | os.PathLike | Mapping[str, Any], out: str | os.PathLik
     elif workers == 1 or len(payloads) == 1:
         results = _run_serial(payloads)
     else:
-        results = _run_local(payloads, workers)
-
-    from tqdm.auto import tqdm
-
+        results = _run_local(payloads, workers, inherited_fds)
     show = sys.stdout.isatty() if progress is None else progress
-    bar = tqdm(total=len(points), initial=len(done), unit="pt", desc="sweep", disable=not show,
-               file=sys.stderr, dynamic_ncols=True)
+    bar = tqdm(total=total, initial=already, unit="pt", desc="sweep", disable=not show, file=sys.stderr,
+               dynamic_ncols=True)
     failures: list[dict[str, Any]] = []
     frames: dict[str, pd.DataFrame] = {}
     start = time.perf_counter()
@@ -799,6 +827,36 @@ def run_sweep(spec: str | os.PathLike | Mapping[str, Any], out: str | os.PathLik
         bar.close()
         if hasattr(results, "close"):
             results.close()  # shuts the pool / Dask client down if we stop early
+    return failures, frames, start
+
+
+def run_sweep(spec: str | os.PathLike | Mapping[str, Any], out: str | os.PathLike | None = None, *,
+              workers: int | None = None, dask: str | None = None, progress: bool | None = None,
+              on_result: Callable[[dict], None] | None = None) -> SweepOutcome:
+    """Run a sweep; with ``out`` the results directory is created or resumed (see module docstring).
+
+    ``workers``: local processes (default: every core; 1 runs in this process) or LocalCluster
+    workers. ``dask``: None (local pool), ``"local"`` or a scheduler address. ``progress``: a
+    tqdm bar on stderr; None shows it only when stdout is a terminal.
+    """
+    doc, _base, text = load_spec(spec)
+    expansion = expand_spec(spec)
+    points = expansion.points
+    if not points:
+        why = f" ({len(expansion.skipped)} skipped: {expansion.skipped[0][1]})" if expansion.skipped else ""
+        raise SpecError(f"the spec has no runnable points{why}")
+    store = Store(out) if out is not None else None
+    with contextlib.ExitStack() as stack:
+        lock_fd = stack.enter_context(store.locked()) if store is not None else None
+        done: set[str] = set()
+        if store is not None:
+            store.init(doc, points, text)
+            done = store.done_ids() & {p.id for p in points}
+        todo = [p for p in points if p.id not in done]
+        log.info("sweep: %d points, %d already done, %d to run", len(points), len(done), len(todo))
+        failures, frames, start = _execute(todo, len(points), len(done), store, workers=workers or default_workers(),
+                                           dask=dask, progress=progress, on_result=on_result,
+                                           inherited_fds=(lock_fd,) if lock_fd is not None else ())
     elapsed = time.perf_counter() - start
     if store is not None:
         frame = store.load()
@@ -863,9 +921,9 @@ def main(args: argparse.Namespace) -> int:
               f"{len(expansion.skipped)} skipped")
         return 0
     res = run_sweep(args.spec, args.output, workers=args.workers, dask=args.dask, progress=args.progress)
-    rate = res.ran / res.elapsed_s * 60 if res.elapsed_s > 0 and res.ran else math.nan
-    print(f"{res.total} points: {res.already_done} already done, {res.ran} run now "
-          f"({res.elapsed_s:.1f} s, {rate:.1f} points/min), {len(res.failures)} failed")
+    speed = f" ({res.elapsed_s:.1f} s, {res.ran / res.elapsed_s * 60:.1f} points/min)" if res.ran else ""
+    print(f"{res.total} points: {res.already_done} already done, {res.ran} run now{speed}, "
+          f"{len(res.failures)} failed")
     if res.skipped:
         print(f"{len(res.skipped)} trace/config pairs skipped (the chip cannot run a layer kind; "
               f"`unsupported: fail` runs them), e.g. {res.skipped[0][0].label()}: {res.skipped[0][1]}")

@@ -49,7 +49,8 @@ def _check_png(path):
 
 
 def _legend_texts(fig):
-    return [t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts()]
+    legends = [ax.get_legend() for ax in fig.axes if ax.get_legend()] + list(fig.legends)
+    return [t.get_text() for legend in legends for t in legend.get_texts()]
 
 
 @pytest.mark.parametrize("kind", [k for k in plot.KINDS if k != "load-heatmap"])

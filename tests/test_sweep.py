@@ -317,3 +317,19 @@ def test_unsupported_layer_kinds_are_skipped_or_fail_as_asked(monkeypatch, capsy
     path = write_spec(tmp_path, {**doc, "traces": doc["traces"][1:]})
     assert cli(["sweep", str(path), "-o", str(tmp_path / "out")]) == 2
     assert "no runnable points (1 skipped: systolic does not run linear layers)" in capsys.readouterr().err
+
+
+def test_progress_bar_is_quiet_off_a_terminal_and_shows_counts_when_asked(capsys):
+    run_sweep(spec(), None, workers=1)  # pytest's stdout is not a terminal
+    assert capsys.readouterr().err == ""
+    run_sweep(FAILING, None, workers=1, progress=True)
+    err = capsys.readouterr().err
+    assert "sweep: 100%" in err and "3/3" in err and "failed=1" in err and "left=0" in err
+
+
+def test_one_sweep_at_a_time_per_results_directory(tmp_path):
+    out = tmp_path / "res"
+    with Store(out).locked():
+        with pytest.raises(StoreError, match="another sweep is writing"):
+            run_sweep(spec(), out, workers=1, progress=False)
+    assert run_sweep(spec(), out, workers=1, progress=False).ran == 2  # released with its holder
