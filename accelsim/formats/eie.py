@@ -108,53 +108,54 @@ def _gather_slices(weight, n_pe, rows_per_batch):  # pragma: no cover - compiled
     """Non-zeros of ``weight`` (K x C) in slice order: (local row, slice id, value, output row, column).
 
     A counting sort: the non-zeros are collected row by row (branch-free compaction, which keeps
-    the dense scan fast), counted per slice and then placed. Rows are visited in ascending order,
-    so local rows come out ascending within each slice.
+    the dense scan fast), counted per slice and then placed. Rows are visited PE by PE (so the
+    writes stay inside one PE's block of slices) and in ascending order within a PE, so local rows
+    come out ascending within each slice.
     """
     k_rows, n_cols = weight.shape
     n_local = (k_rows + n_pe - 1) // n_pe
     n_batches = (n_local + rows_per_batch - 1) // rows_per_batch
     n_slices = n_batches * n_pe * n_cols
-    nnz = 0
-    for i in range(k_rows):
-        row = weight[i]
-        for c in range(n_cols):
-            nnz += row[c] != 0
-    cols = np.empty(nnz + n_cols, dtype=np.int64)  # slack: the compaction writes one past the end
-    row_end = np.empty(k_rows, dtype=np.int64)
+    buf = np.empty(n_cols + 1, dtype=np.int64)
     start = np.zeros(n_slices + 1, dtype=np.int64)
-    n = 0
     for i in range(k_rows):
         row = weight[i]
-        first = n
+        n = 0
         for c in range(n_cols):
-            cols[n] = c
+            buf[n] = c
             n += row[c] != 0
-        row_end[i] = n
         base = ((i // n_pe) // rows_per_batch * n_pe + i % n_pe) * n_cols + 1
-        for t in range(first, n):
-            start[base + cols[t]] += 1
+        for t in range(n):
+            start[base + buf[t]] += 1
     for s in range(n_slices):
         start[s + 1] += start[s]
+    nnz = start[n_slices]
     local_row = np.empty(nnz, dtype=np.int64)
     slice_id = np.empty(nnz, dtype=np.int64)
     value = np.empty(nnz, dtype=weight.dtype)
     out_row = np.empty(nnz, dtype=np.int64)
     in_col = np.empty(nnz, dtype=np.int64)
-    first = 0
-    for i in range(k_rows):
-        local = (i // n_pe) % rows_per_batch
-        base = ((i // n_pe) // rows_per_batch * n_pe + i % n_pe) * n_cols
-        for t in range(first, row_end[i]):
-            c = cols[t]
-            k = start[base + c]
-            start[base + c] = k + 1
-            local_row[k] = local
-            slice_id[k] = base + c
-            value[k] = weight[i, c]
-            out_row[k] = i
-            in_col[k] = c
-        first = row_end[i]
+    for p in range(n_pe):
+        for local in range(n_local):
+            i = local * n_pe + p
+            if i >= k_rows:
+                break
+            row = weight[i]
+            n = 0
+            for c in range(n_cols):
+                buf[n] = c
+                n += row[c] != 0
+            base = (local // rows_per_batch * n_pe + p) * n_cols
+            lr = local % rows_per_batch
+            for t in range(n):
+                c = buf[t]
+                k = start[base + c]
+                start[base + c] = k + 1
+                local_row[k] = lr
+                slice_id[k] = base + c
+                value[k] = row[c]
+                out_row[k] = i
+                in_col[k] = c
     return local_row, slice_id, value, out_row, in_col
 
 

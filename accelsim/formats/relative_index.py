@@ -83,7 +83,6 @@ def encode_columns(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, n_row
     per_nz = pads + 1
     total = int(per_nz.sum())
     end = np.cumsum(per_nz)
-    start = end - per_nz
     values = np.zeros(total, dtype=np.float32)
     runs = np.full(total, span - 1, dtype=np.uint8)
     padding = np.ones(total, dtype=bool)
@@ -91,9 +90,13 @@ def encode_columns(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, n_row
     runs[end - 1] = (gap % span).astype(np.uint8)
     padding[end - 1] = False
     # the row each entry lands on: padding entry p of a non-zero sits at prev + (p+1) * span
-    owner = np.repeat(np.arange(rows.size), per_nz)
-    offset = np.arange(total) - start[owner]
-    row_index = np.where(padding, prev[owner] + (offset + 1) * span, rows[owner]).astype(np.int64)
+    row_index = np.empty(total, dtype=np.int64)
+    row_index[end - 1] = rows
+    if total > rows.size:
+        owner = np.repeat(np.arange(rows.size), pads)  # the non-zero each padding entry precedes
+        pad_start = np.cumsum(pads) - pads
+        nth = np.arange(total - rows.size) - pad_start[owner]
+        row_index[padding] = prev[owner] + (nth + 1) * span
     col_ptr = np.zeros(n_cols + 1, dtype=np.int64)
     col_ptr[1:] = np.cumsum(np.bincount(cols, weights=per_nz, minlength=n_cols)).astype(np.int64)
     return RelativeIndexCSC(values, runs, padding, col_ptr, row_index, n_rows, run_bits)

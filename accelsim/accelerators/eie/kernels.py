@@ -83,21 +83,23 @@ def broadcast_stream(col_ptr, codes, runs, sram_shift, codebook, act_col, act_va
     started = np.zeros(n_pe, dtype=np.int64)    # activations each PE has started
     finished = np.zeros(n_pe, dtype=np.int64)   # activations each PE has finished (left its queue)
     remaining = np.zeros(n_pe, dtype=np.int64)  # cycles left on the PE's current column
-    idle = np.zeros(n_pe, dtype=np.bool_)
+    busy = np.zeros(n_pe, dtype=np.int64)
+    starved = np.zeros(n_pe, dtype=np.int64)
+    waiting = np.zeros(n_pe, dtype=np.int64)
+    finish = np.zeros(n_pe, dtype=np.int64)
+    idle_list = np.empty(n_pe, dtype=np.int64)
     last_word = np.full(n_pe, -1, dtype=np.int64)
+    min_finished = 0  # the fullest queue holds sent - min_finished activations
     sent = 0
     stalls = 0
     t = 0
-    while sent < n_items or finished.min() < n_items:
-        blocked = False
-        if registered_full and sent < n_items:
-            for p in range(n_pe):
-                if sent - finished[p] >= queue_depth:
-                    blocked = True
-                    break
-        # PEs without a column in process start the oldest waiting activation
+    while sent < n_items or min_finished < n_items:
+        blocked = registered_full and sent < n_items and sent - min_finished >= queue_depth
+        new_min = n_items
+        n_idle = 0
         for p in range(n_pe):
-            if remaining[p] == 0 and started[p] < sent:
+            r = remaining[p]
+            if r == 0 and started[p] < sent:  # start the oldest waiting activation
                 item = started[p]
                 started[p] = item + 1
                 a = act_val[item]
@@ -107,11 +109,12 @@ def broadcast_stream(col_ptr, codes, runs, sram_shift, codebook, act_col, act_va
                 hi = col_ptr[s + 1]
                 pe_stats[p, POINTER_READS] += 1
                 row = b * rows_per_batch - 1
+                pad = 0
                 for k in range(lo, hi):
                     row += runs[k] + 1  # address accumulation of the relative index
                     dest[p, row] += codebook[codes[k]] * a
                     if codes[k] == 0:
-                        pe_stats[p, PADDING] += 1
+                        pad += 1
                 if hi > lo:
                     shift = sram_shift[b * n_pe + p]
                     first = (lo + shift) // entries_per_word
@@ -120,35 +123,41 @@ def broadcast_stream(col_ptr, codes, runs, sram_shift, codebook, act_col, act_va
                     if first == last_word[p]:
                         words -= 1
                     pe_stats[p, SPMAT_WORDS] += words
-                    last_word[p] = last
                     pe_stats[p, ENTRIES] += hi - lo
-                    remaining[p] = hi - lo
+                    pe_stats[p, PADDING] += pad
+                    last_word[p] = last
+                    r = hi - lo
                 else:
-                    remaining[p] = 1
-        # one cycle of work; a column whose last entry issues now leaves the queue at the cycle's end
-        for p in range(n_pe):
-            idle[p] = remaining[p] == 0
-            if not idle[p]:
-                remaining[p] -= 1
-                pe_stats[p, BUSY] += 1
-                pe_stats[p, FINISH] = t + 1
-                if remaining[p] == 0:
+                    r = 1
+            if r == 0:
+                idle_list[n_idle] = p
+                n_idle += 1
+            else:  # one cycle of work; a column's activation leaves the queue at the end of its last cycle
+                r -= 1
+                busy[p] += 1
+                finish[p] = t + 1
+                if r == 0:
                     finished[p] += 1
-        if not registered_full and sent < n_items:
-            for p in range(n_pe):
-                if sent - finished[p] >= queue_depth:
-                    blocked = True
-                    break
+            remaining[p] = r
+            if finished[p] < new_min:
+                new_min = finished[p]
+        min_finished = new_min
         if sent < n_items:
-            for p in range(n_pe):
-                if idle[p]:
-                    if blocked:
-                        pe_stats[p, BROADCAST_WAIT] += 1
-                    else:
-                        pe_stats[p, STARVED] += 1
+            if not registered_full:
+                blocked = sent - min_finished >= queue_depth
+            for i in range(n_idle):
+                if blocked:
+                    waiting[idle_list[i]] += 1
+                else:
+                    starved[idle_list[i]] += 1
             if blocked:
                 stalls += 1
             else:
                 sent += 1
         t += 1
+    for p in range(n_pe):
+        pe_stats[p, BUSY] += busy[p]
+        pe_stats[p, STARVED] += starved[p]
+        pe_stats[p, BROADCAST_WAIT] += waiting[p]
+        pe_stats[p, FINISH] = finish[p]
     return t, stalls
