@@ -205,6 +205,7 @@ def _vs_density(df: pd.DataFrame, metric: str, x: str, title: str | None) -> Fig
     agg = t.groupby(["trace", series_key, "_other", xcol], sort=False, dropna=False)[metric].mean().reset_index()
     scale, unit = (_unit(agg[metric], TIME_UNITS) if metric == "time_s" else _unit(agg[metric], ENERGY_UNITS))
     colors = _colors(agg[series_key])
+    markers = {c: MARKERS[i % len(MARKERS)] for i, c in enumerate(colors)}  # tells overlapping lines apart
     others = list(dict.fromkeys(sorted(agg["_other"].unique(), reverse=True)))
     styles = {o: LINESTYLES[i % len(LINESTYLES)] for i, o in enumerate(others)}
     facets = _facets(agg)
@@ -213,8 +214,8 @@ def _vs_density(df: pd.DataFrame, metric: str, x: str, title: str | None) -> Fig
     for ax, (trace, sub) in zip(axes, facets, strict=True):
         for (cfg, o), line in sub.groupby([series_key, "_other"], sort=False):
             line = line.sort_values(xcol)
-            ax.plot(line[xcol], line[metric] / scale, color=colors[cfg], linestyle=styles[o], marker="o",
-                    markersize=4)
+            ax.plot(line[xcol], line[metric] / scale, color=colors[cfg], linestyle=styles[o], marker=markers[cfg],
+                    markersize=5, markerfacecolor="none" if o != others[0] else colors[cfg])
         ax.set_xlabel(f"{DENSITY_LABELS[xcol]} (fraction non-zero)")
         ax.set_ylabel(f"{'latency' if metric == 'time_s' else 'energy'} per inference ({unit})")
         _auto_log(ax, "x", sub[xcol])
@@ -225,7 +226,7 @@ def _vs_density(df: pd.DataFrame, metric: str, x: str, title: str | None) -> Fig
     # one legend for all panels: colour = config, line style = the other density (when it varies)
     from matplotlib.lines import Line2D
 
-    handles = [Line2D([], [], color=colors[c], marker="o", markersize=4, label=c) for c in colors]
+    handles = [Line2D([], [], color=colors[c], marker=markers[c], markersize=5, label=c) for c in colors]
     if len(others) > 1:
         handles += [Line2D([], [], color="0.3", linestyle=styles[o],
                            label=f"{DENSITY_LABELS[other]} {'preset' if o < 0 else f'{o:g}'}") for o in others]
@@ -276,9 +277,11 @@ def scaling(df: pd.DataFrame, *, title: str | None = None) -> Figure:
         label = _describe(g.iloc[0].replace(-1.0, np.nan), label_cols)
         marker = MARKERS[i % len(MARKERS)]
         ax_s.plot(g["pes"], speed, marker=marker, color=colors[key], label=label)
+        lo, hi = float(g["pes"].iloc[0]), float(g["pes"].iloc[-1])
+        ax_s.plot([lo, hi], [1, hi / lo], color=colors[key], linestyle=":", linewidth=1, alpha=0.8)
         ax_u.plot(g["pes"], g["utilization"] * 100, marker=marker, color=colors[key], label=label)
+    ax_s.plot([], [], color="0.4", linestyle=":", linewidth=1, label="ideal (linear), per series")
     lo, hi = pes_all.min(), pes_all.max()
-    ax_s.plot([lo, hi], [1, hi / lo], color="0.5", linestyle="--", linewidth=1, label="ideal (linear)")
     for ax in (ax_s, ax_u):
         ax.set_xlabel("PE count" + (" (fastest shape per count)" if shared else ""))
         if pes_all.nunique() > 1:
@@ -291,7 +294,9 @@ def scaling(df: pd.DataFrame, *, title: str | None = None) -> Figure:
     ax_s.legend(fontsize="small")
     ax_s.set_title("speedup", fontsize="medium")
     ax_u.set_title("utilisation", fontsize="medium")
-    fig.suptitle(title or "Scaling with PE count")
+    fixed = [c for c in ("weight_density", "act_density") if c in best and c not in label_cols
+             and best[c].nunique() == 1 and best[c].iloc[0] >= 0]
+    fig.suptitle(title or "Scaling with PE count" + (f" ({_describe(best.iloc[0], fixed)})" if fixed else ""))
     return fig
 
 
