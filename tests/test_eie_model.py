@@ -98,6 +98,9 @@ def test_hand_worked_depth_1():
     assert r.pe_busy_cycles.tolist() == [5, 5, 3, 3]
     assert r.stall_cycles == {"broadcast_full": 4, "pe_starved": 12, "pe_broadcast_wait": 6, "pe_drain": 6,
                               "pe_pipeline": 12}
+    assert r.extra["pe_idle_starved"].tolist() == [3, 3, 3, 3]
+    assert r.extra["pe_idle_broadcast_wait"].tolist() == [0, 2, 2, 2]
+    assert r.extra["pe_idle_drain"].tolist() == [2, 0, 2, 2]
     assert r.macs_issued == 15 and r.macs_effectual == 14
     a = r.action_counts
     assert a[("ptr_sram", "read")] == 12 and a[("spmat_sram", "read")] == 9

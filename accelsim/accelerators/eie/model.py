@@ -163,6 +163,7 @@ def simulate_mapped(layer: Layer, cfg: EIEConfig, mapping: EIEMapping) -> LayerR
     outputs = np.zeros((x.shape[0], enc.n_rows), dtype=np.float32)
     codebook = enc.codebook.astype(np.float32)
     counters = {"broadcasts": 0, "refill_words": 0, "spill_words": 0}
+    idle = {cause: np.zeros(n_pe, dtype=np.int64) for cause in ("starved", "broadcast_wait", "drain")}
     act_words = _words(r_entries * cfg.act_bits, 64)  # one PE's activation registers in 64-bit SRAM words
     drain = cfg.pipeline_stages - 1
 
@@ -193,6 +194,9 @@ def simulate_mapped(layer: Layer, cfg: EIEConfig, mapping: EIEMapping) -> LayerR
             stats.busy(slice(None), delta[:, kernels.BUSY])
             stats.stall("pe_starved", int(delta[:, kernels.STARVED].sum()))
             stats.stall("pe_broadcast_wait", int(delta[:, kernels.BROADCAST_WAIT].sum()))
+            idle["starved"] += delta[:, kernels.STARVED]
+            idle["broadcast_wait"] += delta[:, kernels.BROADCAST_WAIT]
+            idle["drain"] += cycles - finish
             assert env.now - start == (cycles + drain if ph.cols.size else 0)
             pe_stats[:, kernels.FINISH] = 0
             counters["broadcasts"] += ph.cols.size
@@ -248,6 +252,8 @@ def simulate_mapped(layer: Layer, cfg: EIEConfig, mapping: EIEMapping) -> LayerR
             "input_batches": max(1, math.ceil(x.shape[1] / (r_entries * n_pe))),
             "spmat_bits": storage["entries"], "padding_bits": storage["padding"], "pointer_bits": storage["pointers"],
             "spmat_sram_fits": bool(per_pe_bits.max(initial=0) <= cfg.spmat_sram_bytes * 8),
+            # per-PE idle cycles by cause (arrays: kept out of the results rows)
+            **{f"pe_idle_{cause}": v for cause, v in idle.items()},
         },
     )
 
