@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 COMMAND_HELP = "plot sweep results: latency/energy vs density, scaling, energy breakdown, pareto, load heatmap, speedup"
 
 #: a positive axis whose max / min exceeds this is drawn on a log scale
-LOG_RATIO = 20.0
+LOG_RATIO = 10.0
 TIME_UNITS = [(1.0, "s"), (1e-3, "ms"), (1e-6, "µs"), (1e-9, "ns")]
 ENERGY_UNITS = [(1e12, "J"), (1e9, "mJ"), (1e6, "µJ"), (1e3, "nJ"), (1.0, "pJ")]  # in pJ
 DENSITY_LABELS = {"weight_density": "weight density", "act_density": "activation density",
@@ -406,7 +406,10 @@ def pareto(df: pd.DataFrame, *, title: str | None = None, annotate: int = 8) -> 
     color_key = "preset" if "preset" in t else "accelerator"
     colors = _colors(t[color_key])
     facets = _facets(t)
-    fig, axes = _facet_axes(len(facets))
+    fig, axes = _facet_axes(len(facets), width=7.0, height=5.0)
+    key_handles = []
+    from matplotlib.lines import Line2D
+
     for ax, (trace, sub) in zip(axes, facets, strict=True):
         x = sub["time_s"].to_numpy() / tscale
         y = sub["energy_pj"].to_numpy() / escale
@@ -417,10 +420,14 @@ def pareto(df: pd.DataFrame, *, title: str | None = None, annotate: int = 8) -> 
         fx, fy = x[front][order], y[front][order]
         ax.step(fx, fy, where="post", color="k", linewidth=1.2, label="Pareto front")
         ax.scatter(fx, fy, s=46, facecolors="none", edgecolors="k", linewidths=1.2)
-        if front.sum() <= annotate:
+        if front.sum() <= annotate:  # number the front's points; the key names their configs
             cfgs = sub["config"].to_numpy()[front][order]
-            for xi, yi, c in zip(fx, fy, cfgs, strict=True):
-                ax.annotate(str(c), (xi, yi), textcoords="offset points", xytext=(5, 4), fontsize="x-small")
+            for i, (xi, yi, c) in enumerate(zip(fx, fy, cfgs, strict=True), start=1):
+                ax.annotate(str(i), (xi, yi), textcoords="offset points", xytext=(4, 5), fontsize="small",
+                            fontweight="bold")
+                where = f"{trace}: " if len(facets) > 1 else ""
+                key_handles.append(Line2D([], [], linestyle="none", marker=f"${i}$", color="k",
+                                          label=f"{where}{c}"))
         ax.set_xlabel(f"latency per inference ({tunit})")
         ax.set_ylabel(f"energy per inference ({eunit})")
         _auto_log(ax, "x", x)
@@ -430,6 +437,9 @@ def pareto(df: pd.DataFrame, *, title: str | None = None, annotate: int = 8) -> 
             ax.set_title(f"{trace} ({len(sub)} points, {int(front.sum())} on the front)", fontsize="medium")
         for handle in ax.legend(fontsize="small").legend_handles:
             handle.set_alpha(1.0)
+    if key_handles:
+        fig.legend(handles=key_handles, loc="outside lower center", fontsize="small", title="Pareto-optimal configs",
+                   ncols=1 if len(key_handles) < 5 else 2)
     fig.suptitle(title or "Energy vs latency over the design space")
     return fig
 
@@ -479,7 +489,7 @@ def load_heatmap(pe: pd.DataFrame, *, point: str | None = None, layer: str | Non
     where = f"layer {layer}" if layer is not None else (f"all {len(run)} layers" if len(run) > 1 else
                                                         f"layer {run['layer'].iloc[0]}")
     if rows > 1 and cols > 1:
-        fig, axes = _new_figure(1, 1, width=6.4 if cols >= rows else 5.2, height=5.2)
+        fig, axes = _new_figure(1, 1, width=7.2 if cols >= rows else 6.0, height=5.6)
         ax = axes[0, 0]
         im = ax.imshow(frac.reshape(rows, cols), vmin=0.0, vmax=1.0, cmap="viridis", origin="upper",
                        interpolation="nearest", aspect="equal")
@@ -497,8 +507,8 @@ def load_heatmap(pe: pd.DataFrame, *, point: str | None = None, layer: str | Non
         ax.set_ylim(0, 1.05)
         ax.set_xlim(-0.5, busy.size - 0.5)
         ax.legend(fontsize="small")
-    fig.suptitle(title or f"PE load: {name}, {where}\nload balance (mean/max busy) = {balance:.3f}, "
-                          f"mean busy fraction = {frac.mean():.3f}", fontsize="medium")
+    fig.suptitle(title or f"PE load: {name}\n{where}: load balance (mean/max busy) {balance:.3f}, "
+                          f"mean busy fraction {frac.mean():.3f}", fontsize="medium", wrap=True)
     return fig
 
 

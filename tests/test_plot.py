@@ -80,7 +80,7 @@ def test_load_heatmap_2d_grid_and_1d_bars(results, tmp_path):
     _check_png(plot.save(fig, tmp_path / "bars.png"))
     heights = [p.get_height() for p in fig.axes[0].patches]
     assert heights == pytest.approx([1.0, 0.9, 0.5, 0.2, 1.0, 0.8, 0.1, 0.6])
-    assert "load balance (mean/max busy) = 0.637" in fig._suptitle.get_text()
+    assert "load balance (mean/max busy) 0.637" in fig._suptitle.get_text()
 
 
 def test_heatmap_of_a_run_result():

@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
 # Re-make the example figure of every `accelsim plot` kind from real sweeps (configs/sweeps/*.yaml)
 # over the chips at their paper defaults. Results go to $RESULTS (default /tmp/accelsim-sweeps),
-# started afresh; figures to analysis/sweeps/. About 15 min on 2 cores.
+# started afresh; figures to analysis/sweeps/. About 10 min on 2 cores.
+#   analysis/sweeps/make_figures.sh               # sweeps, then figures
+#   analysis/sweeps/make_figures.sh --plots-only  # figures from the existing $RESULTS
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 FIG="$REPO/analysis/sweeps"
 RESULTS=${RESULTS:-/tmp/accelsim-sweeps}
-rm -rf "$RESULTS" && mkdir -p "$RESULTS/traces"
-cd "$RESULTS"
 
-for spec in density scaling design-space accelerators; do
-  accelsim sweep "$REPO/configs/sweeps/$spec.yaml" -o "$spec"
-done
-accelsim synth --network eie --layers Alex-8 NT-We NT-Wd -o traces/eie-fc.safetensors
-accelsim sweep "$REPO/configs/sweeps/trace-files.yaml" -o trace-files   # finds traces/ here
+if [[ "${1:-}" != "--plots-only" ]]; then
+  rm -rf "$RESULTS" && mkdir -p "$RESULTS/traces"
+  cd "$RESULTS"
+  for spec in density scaling design-space accelerators; do
+    accelsim sweep "$REPO/configs/sweeps/$spec.yaml" -o "$spec"
+  done
+  accelsim synth --network eie --layers Alex-8 NT-We NT-Wd -o traces/eie-fc.safetensors
+  accelsim sweep "$REPO/configs/sweeps/trace-files.yaml" -o trace-files   # finds traces/ here
+fi
+cd "$RESULTS"
 
 plot() { accelsim plot "$@" --dpi 110; }
 plot density -k latency-vs-density -o "$FIG/latency-vs-density.png"
