@@ -63,6 +63,8 @@ def _add_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", dest="overrides", action="append", metavar="KEY=VALUE",
                    help="override one config field (repeatable), e.g. --set rows=64")
     p.add_argument("--layers", nargs="+", metavar="NAME", help="simulate only these layers")
+    p.add_argument("--strict", action="store_true",
+                   help="fail on layers the chip cannot run instead of skipping them")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -76,7 +78,14 @@ def _run(args: argparse.Namespace) -> int:
         missing = [n for n in args.layers if n not in trace.layer_names]
         if missing:
             raise AccelsimError(f"{args.trace}: no layers named {', '.join(missing)}")
-    result = simulate(trace, cfg, layers=args.layers)
+    from accelsim.simulate import supported_layers
+
+    if not args.strict:
+        skipped = supported_layers(trace.select(args.layers) if args.layers else trace, cfg)[1]
+        if skipped:
+            print(f"note: {cfg.accelerator} cannot run {', '.join(skipped)} (kind not supported); skipped",
+                  file=sys.stderr)
+    result = simulate(trace, cfg, layers=args.layers, unsupported="error" if args.strict else "skip")
     df = result.to_frame()
     df["time_us"] = df["time_s"] * 1e6
     df["energy_uj"] = df["energy_pj"] * 1e-6

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from accelsim import config as config_mod
+from accelsim.accelerators.base import UnsupportedLayerError
 from accelsim.accelerators.registry import ACCELERATORS, CONFIG_CLASSES
 from accelsim.config import ChipConfig
 from accelsim.energy import ERT, apply_overrides, load_table, price
@@ -44,16 +45,35 @@ def functional_ok(result: LayerResult, layer) -> bool | None:
     return bool(np.max(np.abs(result.output.astype(np.float64) - ref)) <= FUNCTIONAL_RTOL * scale)
 
 
+def supported_layers(trace: Trace, cfg: ChipConfig) -> tuple[list[str], list[str]]:
+    """Split the trace's layer names into those the chip can run and those it cannot (by kind)."""
+    kinds = ACCELERATORS[cfg.accelerator].kinds
+    ok = [i.name for i in trace.infos if i.kind in kinds]
+    return ok, [i.name for i in trace.infos if i.kind not in kinds]
+
+
 def simulate(trace: Trace, cfg: ChipConfig, *, layers: Sequence[str] | None = None,
-             seed: int | None = None) -> RunResult:
-    """Simulate every layer (or the named ones) of ``trace`` on ``cfg``."""
+             seed: int | None = None, unsupported: str = "error") -> RunResult:
+    """Simulate every layer (or the named ones) of ``trace`` on ``cfg``.
+
+    ``unsupported="skip"`` leaves out layers of a kind the chip cannot run (EIE runs FC layers
+    only, SCNN conv layers only); the default raises UnsupportedLayerError naming the layer.
+    """
+    if unsupported not in ("error", "skip"):
+        raise ValueError(f"unsupported={unsupported!r}: expected 'error' or 'skip'")
     acc = ACCELERATORS[cfg.accelerator]
     ert = energy_reference(cfg)
     if layers:
         trace = trace.select(layers)
-    for pos, info in enumerate(trace.infos):  # info.index is the file's index, not the position after select
-        if info.kind not in acc.kinds:
-            acc.check_layer(trace[pos])
+    runnable, skipped = supported_layers(trace, cfg)
+    if skipped and unsupported == "skip":
+        if not runnable:
+            raise UnsupportedLayerError(f"{acc.name} supports none of the layers of {trace.name} "
+                                        f"(it runs {', '.join(acc.kinds)})")
+        log.info("%s: skipping layers it cannot run: %s", acc.name, ", ".join(skipped))
+        trace = trace.select(runnable)
+    elif skipped:
+        acc.check_layer(trace[skipped[0]])
     if seed is None:
         seed = trace.provenance.get("seed")
     priced = []
