@@ -62,7 +62,9 @@ def build_codebook(values: np.ndarray, bits: int = 4, method: str = "kmeans") ->
     if bits < 1:
         raise ValueError("codebook bits must be at least 1")
     n_levels = (1 << bits) - 1
-    v = np.asarray(values, dtype=np.float64).ravel()
+    v = np.asarray(values).ravel()
+    if v.dtype.kind != "f":
+        v = v.astype(np.float64)
     book = np.zeros(n_levels + 1, dtype=np.float32)
     if v.size == 0:
         return book
@@ -76,9 +78,7 @@ def build_codebook(values: np.ndarray, bits: int = 4, method: str = "kmeans") ->
 
 def _kmeans_1d(v: np.ndarray, centroids: np.ndarray, lo: float, hi: float) -> np.ndarray:
     """Lloyd iterations on a fine histogram of ``v`` (deterministic; empty clusters stay put)."""
-    bins = np.minimum(((v - lo) * (_KMEANS_BINS / (hi - lo))).astype(np.int64), _KMEANS_BINS - 1)
-    counts = np.bincount(bins, minlength=_KMEANS_BINS).astype(np.float64)
-    sums = np.bincount(bins, weights=v, minlength=_KMEANS_BINS)
+    counts, sums = _histogram(v, lo, hi, _KMEANS_BINS)
     keep = counts > 0
     counts, sums = counts[keep], sums[keep]
     centers = sums / counts  # the mean of each bin's weights
@@ -100,7 +100,39 @@ def quantize(values: np.ndarray, codebook: np.ndarray) -> np.ndarray:
     """Codes (1..len(codebook)-1) of the nearest non-zero shared weight for each value."""
     levels = codebook[1:].astype(np.float64)
     bounds = (levels[1:] + levels[:-1]) / 2.0
-    return (np.searchsorted(bounds, np.asarray(values, dtype=np.float64)) + 1).astype(np.uint8)
+    v = np.asarray(values).ravel()
+    if v.dtype.kind != "f":
+        v = v.astype(np.float64)
+    return _nearest_level(v, bounds).reshape(np.shape(values))
+
+
+@njit(cache=True)
+def _nearest_level(values, bounds):  # pragma: no cover - compiled
+    """1 + the number of midpoints below each value (what np.searchsorted(bounds, v) + 1 gives)."""
+    out = np.empty(values.size, dtype=np.uint8)
+    for i in range(values.size):
+        x = values[i]
+        below = 1
+        for b in bounds:  # branch-free count (a codebook has at most 255 levels)
+            below += b < x
+        out[i] = below
+    return out
+
+
+@njit(cache=True)
+def _histogram(values, lo, hi, n_bins):  # pragma: no cover - compiled
+    """Counts and sums of ``values`` in ``n_bins`` equal bins over [lo, hi] (hi falls in the last bin)."""
+    counts = np.zeros(n_bins, dtype=np.float64)
+    sums = np.zeros(n_bins, dtype=np.float64)
+    scale = n_bins / (hi - lo)
+    for i in range(values.size):
+        x = float(values[i])
+        b = int((x - lo) * scale)
+        if b >= n_bins:
+            b = n_bins - 1
+        counts[b] += 1.0
+        sums[b] += x
+    return counts, sums
 
 
 @njit(cache=True)

@@ -78,7 +78,7 @@ def encode_columns(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, n_row
     same_col[1:] = cols[1:] == cols[:-1]
     prev[1:][same_col[1:]] = rows[:-1][same_col[1:]]
     gap = rows - prev - 1
-    pads = gap // span
+    pads = gap >> run_bits  # gap >= 0: the same as gap // span, faster
     # entry layout: for each non-zero, `pads` padding entries then the non-zero itself
     per_nz = pads + 1
     total = int(per_nz.sum())
@@ -87,7 +87,7 @@ def encode_columns(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, n_row
     runs = np.full(total, span - 1, dtype=np.uint8)
     padding = np.ones(total, dtype=bool)
     values[end - 1] = vals
-    runs[end - 1] = (gap % span).astype(np.uint8)
+    runs[end - 1] = (gap & (span - 1)).astype(np.uint8)
     padding[end - 1] = False
     # the row each entry lands on: padding entry p of a non-zero sits at prev + (p+1) * span
     row_index = np.empty(total, dtype=np.int64)
