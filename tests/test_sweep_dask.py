@@ -33,3 +33,16 @@ def test_local_pool_and_dask_localcluster_give_identical_tables(tmp_path):
 def test_bad_dask_address_is_an_accelsim_error():
     with pytest.raises(AccelsimError, match="expected 'local' or a scheduler address"):
         dask_client("localhost:8786")
+
+
+def test_a_running_scheduler_by_address(tmp_path):
+    from dask.distributed import LocalCluster
+
+    doc = {"traces": [{"synth": {"gemm": [16, 16, 16], "seed": [0, 1]}}], "accelerators": [{"config": "systolic"}]}
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp://",
+                      dashboard_address=None) as cluster:
+        assert cluster.scheduler_address.startswith("tcp://")
+        remote = run_sweep(doc, tmp_path / "remote", dask=cluster.scheduler_address, progress=False)
+    local = run_sweep(doc, tmp_path / "local", workers=1, progress=False)
+    assert remote.ran == 2 and not remote.failures
+    pd.testing.assert_frame_equal(remote.frame, local.frame)
