@@ -27,7 +27,12 @@ stable id (a hash of that description), so a point is the same point in every ru
 Executors: a local process pool (every core by default), or Dask (``dask="local"`` starts a
 ``LocalCluster``, ``dask="tcp://host:port"`` connects to a scheduler). Workers receive only the
 point description: they regenerate synthetic traces from the seed and load trace files from their
-path, and send back the result rows (plus per-PE busy cycles), never trace tensors.
+path (which must be readable on the Dask workers), and send back the result rows (plus per-PE
+busy cycles), never trace tensors. Both executors give identical tables. On Linux the local pool
+forks its workers (no re-import, no ``__main__`` guard needed); a point whose worker dies (segfault,
+out-of-memory kill) is re-run alone and recorded as failed, without taking its neighbours down.
+Workers exit when the sweep process dies, and on Ctrl-C the sweep stops at once (finished points
+stay committed).
 
 Store layout of a results directory (every file written to a temporary name, then renamed)::
 
@@ -39,7 +44,9 @@ Store layout of a results directory (every file written to a temporary name, the
 
 A point is done when ``points/<id>.parquet`` exists. Only the parent process writes, one file
 per point, by ``os.replace``; so a sweep killed at any instant and restarted runs exactly the
-missing points (previously failed points are retried) and no point is ever stored twice.
+missing points (previously failed points are retried) and no point is ever stored twice. One
+sweep at a time may write to a directory (an ``flock`` on ``.lock``, released when its holder
+dies); resuming with a spec whose points differ is refused.
 
 Result columns added to :meth:`accelsim.results.RunResult.to_frame`'s: ``point`` (id),
 ``preset`` (the config as named in the spec), ``weight_density``/``act_density`` (the nominal
