@@ -139,29 +139,36 @@ def _histogram(values, lo, hi, n_bins):  # pragma: no cover - compiled
 def _gather_slices(weight, n_pe, rows_per_batch):  # pragma: no cover - compiled
     """Non-zeros of ``weight`` (K x C) in slice order: (local row, slice id, value, output row, column).
 
-    A counting sort: the non-zeros are collected row by row (branch-free compaction, which keeps
-    the dense scan fast), counted per slice and then placed. Rows are visited PE by PE (so the
-    writes stay inside one PE's block of slices) and in ascending order within a PE, so local rows
-    come out ascending within each slice.
+    A counting sort. One pass over the dense matrix collects each row's non-zero columns
+    (branch-free compaction keeps the scan fast) and counts them per slice; the placing pass then
+    reads only the non-zeros, PE by PE (so the writes stay inside one PE's block of slices) and in
+    ascending row order within a PE, so local rows come out ascending within each slice.
     """
     k_rows, n_cols = weight.shape
     n_local = (k_rows + n_pe - 1) // n_pe
     n_batches = (n_local + rows_per_batch - 1) // rows_per_batch
     n_slices = n_batches * n_pe * n_cols
-    buf = np.empty(n_cols + 1, dtype=np.int64)
-    start = np.zeros(n_slices + 1, dtype=np.int64)
+    nnz = 0
     for i in range(k_rows):
         row = weight[i]
-        n = 0
         for c in range(n_cols):
-            buf[n] = c
+            nnz += row[c] != 0
+    cols = np.empty(nnz + 1, dtype=np.int64)  # one slot of slack: the compaction writes one past the end
+    row_end = np.empty(k_rows, dtype=np.int64)
+    start = np.zeros(n_slices + 1, dtype=np.int64)
+    n = 0
+    for i in range(k_rows):
+        row = weight[i]
+        first = n
+        for c in range(n_cols):
+            cols[n] = c
             n += row[c] != 0
+        row_end[i] = n
         base = ((i // n_pe) // rows_per_batch * n_pe + i % n_pe) * n_cols + 1
-        for t in range(n):
-            start[base + buf[t]] += 1
+        for t in range(first, n):
+            start[base + cols[t]] += 1
     for s in range(n_slices):
         start[s + 1] += start[s]
-    nnz = start[n_slices]
     local_row = np.empty(nnz, dtype=np.int64)
     slice_id = np.empty(nnz, dtype=np.int64)
     value = np.empty(nnz, dtype=weight.dtype)
@@ -172,20 +179,15 @@ def _gather_slices(weight, n_pe, rows_per_batch):  # pragma: no cover - compiled
             i = local * n_pe + p
             if i >= k_rows:
                 break
-            row = weight[i]
-            n = 0
-            for c in range(n_cols):
-                buf[n] = c
-                n += row[c] != 0
             base = (local // rows_per_batch * n_pe + p) * n_cols
             lr = local % rows_per_batch
-            for t in range(n):
-                c = buf[t]
+            for t in range(row_end[i - 1] if i > 0 else 0, row_end[i]):
+                c = cols[t]
                 k = start[base + c]
                 start[base + c] = k + 1
                 local_row[k] = lr
                 slice_id[k] = base + c
-                value[k] = row[c]
+                value[k] = weight[i, c]
                 out_row[k] = i
                 in_col[k] = c
     return local_row, slice_id, value, out_row, in_col
