@@ -85,11 +85,12 @@ class DigitsResult:
     def provenance(self) -> dict[str, Any]:
         return {
             "task": "digits", "dataset": "sklearn.datasets.load_digits (1797 8x8 images, 10 classes)",
-            "input": "upsampled 8x8 -> 32x32 (bilinear), standardised",
+            "preprocessing": "upsampled 8x8 -> 32x32 (bilinear), standardised",
             "split": {"train": int(self.data.y_train.numel()), "test": int(self.data.y_test.numel())},
             "accuracy_dense": round(self.dense_accuracy, 6), "accuracy_pruned": round(self.final_accuracy, 6),
-            "accuracy_history": self.history, "recipe": asdict(self.recipe),
-            "train_seconds": round(self.seconds, 2),
+            "accuracy_history": [{k: (round(v, 6) if isinstance(v, float) else v) for k, v in h.items()}
+                                 for h in self.history],
+            "recipe": asdict(self.recipe),
         }
 
 

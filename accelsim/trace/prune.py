@@ -18,7 +18,8 @@ Methods (the CLI spelling in brackets):
   (Han et al. 2015) or over the whole model at once; torch's ``L1Unstructured`` criterion.
 - :func:`block` [``block:RxC`` or ``block:KxCxRxS``]: Cambricon-S coarse-grained pruning (Zhou et al.
   2018): blocks of B_out x B_in (FC) or B_out x B_in x B_x x B_y (conv) weights whose mean |w| is
-  smallest are removed as a whole. ``RxC`` on a conv means R filters x C channels x 1 x 1.
+  smallest are removed as a whole. ``RxC`` on a conv means R filters x C channels x 1 x 1; a 4-D block on a linear
+  layer uses its first two sides.
 - :func:`nm` [``nm:N:M``]: in every group of M consecutive reduction elements of a row only the N
   largest |w| survive (the grouping SCALE-Sim's and our systolic model's N:M mode expects).
 - :func:`channel` [``channel``]: whole filters (rows) with the smallest L2 norm removed; torch's
@@ -276,8 +277,8 @@ class BlockMeanPruning(prune.BasePruningMethod):
 
 def _block_shape(block: tuple[int, ...], w: torch.Tensor) -> tuple[int, int, int, int]:
     b = tuple(block) + (1,) * (4 - len(block))
-    if w.dim() == 2 and (b[2] != 1 or b[3] != 1):
-        raise AccelsimError(f"block {'x'.join(map(str, block))} has kernel sides but the weight is 2-D")
+    if w.dim() == 2:  # a linear / LSTM weight: only the (B_out, B_in) sides apply
+        b = (b[0], b[1], 1, 1)
     return b[:4]  # type: ignore[return-value]
 
 
