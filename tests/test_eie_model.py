@@ -260,3 +260,25 @@ def test_rejects_conv_and_stale_mapping():
     mapping = map_layer(layer, hand_config(1))
     with pytest.raises(AccelsimError, match="re-run map_layer"):
         simulate_mapped(layer, accelsim.load_config("eie", pe_count=8), mapping)
+
+
+# ----------------------------------------------------------------------------- design-space trends
+
+def test_fifo_depth_trend_like_fig8():
+    # EIE §VI-B / Fig. 8: about half the cycles idle at depth 1, diminishing returns beyond 8
+    rng = np.random.default_rng(12)
+    layer = _random_layer(rng, 4096, 512, 0.09, 0.35)  # 64 rows per PE, as Alex-7
+    mapping = map_layer(layer, accelsim.load_config("eie"))
+    eff = {d: simulate_mapped(layer, accelsim.load_config("eie", queue_depth=d), mapping).extra["load_efficiency"]
+           for d in (1, 8, 64)}
+    assert 0.35 < eff[1] < 0.65
+    assert eff[8] > 0.85 and eff[64] - eff[8] < 0.05
+
+
+def test_padding_falls_with_more_pes_when_slices_span_all_rows():
+    # EIE §VI-B: real work / total work improves with more PEs (shorter slices, fewer long gaps)
+    rng = np.random.default_rng(13)
+    layer = _random_layer(rng, 1024, 256, 0.04, 0.5)
+    ratios = [simulate_layer(layer, accelsim.load_config("eie", pe_count=n, act_regfile_entries=1024 // n))
+              .extra["real_work_ratio"] for n in (1, 16, 64)]
+    assert ratios[0] < ratios[1] < ratios[2] == 1.0

@@ -115,7 +115,11 @@ def _check_layer(layer: Layer) -> None:
 
 
 def plan_phases(x: np.ndarray, cfg: EIEConfig, output_batches: int) -> list[Phase]:
-    """Split each input row's non-zero activations into batch streams (EIE §IV, activation SRAM)."""
+    """Split each input row's non-zero activations into batch streams (EIE §IV, activation SRAM).
+
+    Output batches outer, input batches inner: a batch's partial sums stay in the destination
+    registers across the input batches and are written to the activation SRAM after the last.
+    """
     n_rows, n_cols = x.shape
     span = cfg.act_regfile_entries * cfg.pe_count
     input_batches = max(1, math.ceil(n_cols / span))
@@ -124,21 +128,23 @@ def plan_phases(x: np.ndarray, cfg: EIEConfig, output_batches: int) -> list[Phas
         nz = np.flatnonzero(x[r])
         vals = x[r, nz].astype(np.float32)
         edges = np.searchsorted(nz, np.arange(input_batches + 1) * span)
-        parts = []
+        batches = []
         for ob in range(output_batches):
             for ib in range(input_batches):
                 sel = slice(edges[ib], edges[ib + 1])
-                parts.append((nz[sel], vals[sel], np.full(edges[ib + 1] - edges[ib], ob, dtype=np.int64),
-                              input_batches > 1, output_batches > 1 and ib == input_batches - 1))
-        if cfg.batch_barrier:
-            groups = [[p] for p in parts]
-        else:
-            groups = [parts]
-        for g in groups:
-            phases.append(Phase(r, np.concatenate([p[0] for p in g]).astype(np.int64),
-                                np.concatenate([p[1] for p in g]), np.concatenate([p[2] for p in g]), len(g),
-                                sum(p[3] for p in g), sum(p[4] for p in g)))
+                batches.append(Phase(r, nz[sel].astype(np.int64), vals[sel], np.full(sel.stop - sel.start, ob),
+                                     count=1, source_refills=int(input_batches > 1),
+                                     dest_spills=int(output_batches > 1 and ib == input_batches - 1)))
+        phases += batches if cfg.batch_barrier else [_stream(batches)]
     return phases
+
+
+def _stream(batches: list[Phase]) -> Phase:
+    """Several batches of one input row broadcast back to back as one stream."""
+    return Phase(batches[0].row, np.concatenate([b.cols for b in batches]),
+                 np.concatenate([b.values for b in batches]), np.concatenate([b.batches for b in batches]),
+                 count=len(batches), source_refills=sum(b.source_refills for b in batches),
+                 dest_spills=sum(b.dest_spills for b in batches))
 
 
 def simulate_layer(layer: Layer, cfg: EIEConfig) -> LayerResult:
