@@ -2,7 +2,7 @@
 
 One package, three chips sharing the planar-tiled PE array, the mapping, the schedule and the
 energy prices: ``scnn`` (PT-IS-CP-sparse; ``sparse_operands`` gives SCNN-SparseA / SCNN-SparseW),
-``dcnn`` (PT-IS-CP-dense) and ``dcnn_opt`` (DCNN + zero-activation gating + compressed DRAM).
+``dcnn`` (PT-IS-DP-dense) and ``dcnn_opt`` (DCNN + zero-activation gating + compressed DRAM).
 """
 
 from accelsim.accelerators.scnn.config import DcnnConfig, DcnnOptConfig, ScnnConfig

@@ -102,7 +102,7 @@ class ScnnConfig(PlanarArrayConfig):
 
 @dataclass(frozen=True)
 class DcnnConfig(PlanarArrayConfig):
-    """DCNN: the dense baseline with SCNN's 64 PEs and 1,024 multipliers (PT-IS-CP-dense, §III-A, §V)."""
+    """DCNN: the dense baseline with SCNN's 64 PEs and 1,024 multipliers (PT-IS-DP-dense, §V; see dcnn.py)."""
 
     accelerator: ClassVar[str] = "dcnn"
 

@@ -1,21 +1,31 @@
 """DCNN and DCNN-opt: SCNN's dense baselines (Parashar et al., ISCA 2017, §V).
 
-DCNN has SCNN's 64 PEs of F x I = 4 x 4 multipliers, the same planar tiling, input-stationary loop
-order, output-channel groups, accumulators, halo exchange, barriers and post-processing, run dense
-(PT-IS-CP-dense, §III-A): every weight of a group's Kc x R x S block and every activation of the tile
-is delivered, zeros included, so a channel of a group takes ``ceil(Kc·R·S / F) x ceil(Wt·Ht / I)``
-cycles. Choices where the paper is silent:
+DCNN has SCNN's 64 PEs of 4 x 4 multipliers, the same planar tiling, input-stationary loop order,
+output-channel groups (Kc from the same accumulator rule), halo exchange, barriers and
+post-processing, run dense. The paper says only that DCNN is a dense accelerator with the same
+PEs, multipliers and 2 MB of SRAM; choices made here:
 
-* the dense vectors are statically scheduled, so DCNN has no scatter crossbar and no bank
-  conflicts (the F·I outputs of a cycle are distinct, known in advance, and mapped to distinct
-  banks); its timing is therefore closed-form, while its functional result comes from the numba
-  datapath :func:`.kernels.dense_group` through the same tiles and groups;
-* its 2 MB of SRAM is 16 KB IARAM + 16 KB OARAM of dense 16-bit values per PE; weights stream from
-  DRAM dense (DCNN) or zero-run compressed (DCNN-opt);
-* DCNN-opt gates the multiplier and the accumulator update of every product whose activation is
-  zero (counted as ``multiplier:gated`` / ``accumulator:gated``, priced at zero); it takes the same
-  cycles as DCNN; its DRAM transfers (weights, input bands, output spills) use SCNN's zero-run
-  format while the on-chip buffers stay dense.
+* **Inner dataflow: a dot product (PT-IS-DP-dense)**, the DaDianNao-style core a tuned dense design
+  uses: each cycle a PE multiplies I = 4 input channels of one input position by the weights of
+  those channels for F = 4 output channels at one kernel tap, reduces each output channel's I
+  products in an adder tree and adds the sum to one accumulator entry. A PE's time for a group is
+  ``positions x taps x ceil(C/I) x ceil(Kc/F)`` (with the stride-phase split, only the taps on a
+  position's phase), so unlike a dense Cartesian product it does not depend on the tile's size
+  (a 7 x 7 layer on 8 x 8 PEs leaves a dense Cartesian product at most 1/4 of its I lanes). Its
+  timing is closed-form; its functional result comes from the numba datapath
+  :func:`.kernels.dense_group` over the same tiles and groups.
+* Per product: one weight read from the PE's weight buffer (F·I weights a cycle); the I
+  activations of a position are read once per weight-buffer refill (``weight_fifo_entries``
+  rounded to whole F·I blocks), since the group's weights stream through the buffer once;
+  I - 1 adder-tree additions and one accumulator update per F lane and cycle. Static
+  scheduling: no scatter crossbar and no bank conflicts.
+* The 2 MB of SRAM is 16 KB IARAM + 16 KB OARAM of dense 16-bit values per PE; weights stream from
+  DRAM dense (DCNN) or zero-run compressed (DCNN-opt).
+* DCNN-opt gates the multiplier and the weight read of every product with a zero activation, and
+  the adder-tree and accumulator update of a lane whose I activations are all zero (counted as
+  ``*:gated``, priced at zero); it takes the same cycles as DCNN; its DRAM transfers (weights,
+  input bands, output and partial-sum spills) use SCNN's zero-run format while the on-chip buffers
+  stay dense.
 
 The shared parts (tiling, schedule, outputs, prices) are in :mod:`.common` and :mod:`.tiling`.
 """
@@ -49,24 +59,25 @@ def _on_phase_count(lo: np.ndarray, hi: np.ndarray, offset: int, stride: int, q:
 
 
 def dense_vectors(conv: Conv, band: BandPlan, kc: int, cfg: DcnnConfig) -> dict[str, np.ndarray]:
-    """Closed-form per-PE cycles, product slots, FIFO and IARAM reads of one dense group."""
+    """Closed-form per-PE cycles, product slots and IARAM reads of one dense (dot-product) group."""
     phases = phase_list(conv.stride, cfg.stride_phases)
     t = band.tiles
     npe = t.shape[0]
-    res = {k: np.zeros(npe, dtype=np.int64) for k in ("cycles", "slots", "fifo", "iaram")}
+    block = cfg.mult_f * cfg.mult_i
+    refill = max(block, (cfg.weight_fifo_entries // block) * block)
+    res = {k: np.zeros(npe, dtype=np.int64) for k in ("cycles", "slots", "iaram")}
+    quads = -(-conv.cg // cfg.mult_i)
+    lanes = -(-kc // cfg.mult_f)
     for qy, qx in phases:
         taps = int(_on_phase_count(np.array([0]), np.array([conv.r]), 0, conv.stride, qy)[0]
                    * _on_phase_count(np.array([0]), np.array([conv.s]), 0, conv.stride, qx)[0])
-        n_w = taps * kc
-        if n_w == 0:
+        if taps == 0:
             continue
         npix = (_on_phase_count(t[:, 0], t[:, 1], conv.pad, conv.stride, qy)
                 * _on_phase_count(t[:, 2], t[:, 3], conv.pad, conv.stride, qx))
-        a_vec = -(-npix // cfg.mult_i)
-        res["cycles"] += conv.cg * (-(-n_w // cfg.mult_f)) * a_vec
-        res["slots"] += conv.cg * n_w * npix
-        res["fifo"] += conv.cg * n_w * a_vec
-        res["iaram"] += conv.cg * npix * (-(-n_w // cfg.fifo_chunk))
+        res["cycles"] += npix * taps * quads * lanes
+        res["slots"] += npix * taps * conv.cg * kc
+        res["iaram"] += npix * conv.cg * (-(-taps * kc * cfg.mult_i // refill))
     return res
 
 
@@ -89,7 +100,7 @@ def simulate_layer(layer: Layer, cfg: DcnnConfig) -> LayerResult:
     for n in range(conv.n):
         for band in plan.bands:
             work = BandWork(0)
-            geom = geometry_vector(cfg, conv, 1)
+            geom = geometry_vector(cfg, conv, 0)
             own_area = (band.own[:, 1] - band.own[:, 0]) * (band.own[:, 3] - band.own[:, 2])
             win_w = band.win[:, 3] - band.win[:, 2]
             win_area = (band.win[:, 1] - band.win[:, 0]) * win_w
@@ -125,8 +136,11 @@ def simulate_layer(layer: Layer, cfg: DcnnConfig) -> LayerResult:
                     halo = kc * (win_area - own_area) - spill
                     slots = int(cnt[:, K.D_SLOTS].sum())
                     valid = int(cnt[:, K.D_VALID].sum())
-                    zero_slots = int(cnt[:, K.D_ZERO_SLOTS].sum()) if cfg.zero_gating else 0
-                    zero_valid = int(cnt[:, K.D_ZERO_VALID].sum()) if cfg.zero_gating else 0
+                    gate = cfg.zero_gating
+                    zero_slots = int(cnt[:, K.D_ZERO_SLOTS].sum()) if gate else 0
+                    # one accumulator update per F lane and dot product: valid products / channels x quads
+                    lane_updates = valid * (-(-conv.cg // cfg.mult_i)) // conv.cg
+                    zero_lanes = int(cnt[:, K.D_ZERO_QUAD_VALID].sum()) if gate else 0
                     issued += slots
                     wasted += slots - valid
                     effectual += int(cnt[:, K.D_EFFECTUAL].sum())
@@ -134,13 +148,15 @@ def simulate_layer(layer: Layer, cfg: DcnnConfig) -> LayerResult:
                     tally.c["vec_pairs"] += int(vec["cycles"].sum())
                     tally.act("multiplier", "mul", slots - zero_slots)
                     tally.act("multiplier", "gated", zero_slots)
-                    tally.act("accumulator", "gated", zero_valid)
                     tally.act("weight_fifo", "write", w_g.size * npe)
-                    tally.act("weight_fifo", "read", int(vec["fifo"].sum()))
+                    tally.act("weight_fifo", "read", slots - zero_slots)
+                    tally.act("weight_fifo", "gated", zero_slots)
                     tally.act("iaram", "read", int(vec["iaram"].sum()))
+                    tally.act("adder", "add", valid - lane_updates)
+                    tally.act("accumulator", "gated", zero_lanes)
                     w_bits = comp_bits if cfg.compressed_dram else bits
                     group = GroupWork(vec["cycles"], nbytes(dram_entries, w_bits), ppu_cycles(halo, owned, cfg))
-                    account_drain(tally, group, valid - zero_valid, halo, owned, spill, cfg)
+                    account_drain(tally, group, lane_updates - zero_lanes, halo, owned, spill, cfg)
                     work.groups.append(group)
             if not plan.inputs_on_chip:
                 work.input_bytes += nbytes(in_entries, comp_bits if cfg.compressed_dram else bits)
@@ -154,15 +170,18 @@ def simulate_layer(layer: Layer, cfg: DcnnConfig) -> LayerResult:
 
 
 def dcnn_energy_reference(cfg: DcnnConfig, table: EnergyTable) -> ERT:
-    """DCNN's prices: dense 16-bit entries everywhere on chip, no crossbar (see :mod:`.common`)."""
+    """DCNN's prices: dense 16-bit entries on chip, no crossbar, adder trees (see :mod:`.common`)."""
     b = cfg.value_bits
-    return energy_reference(cfg, table, act_bits=b, weight_bits=b, out_bits=b, crossbar=False)
+    ert = energy_reference(cfg, table, act_bits=b, weight_bits=b, out_bits=b, crossbar=False)
+    ert[("adder", "add")] = table.arith_pj("int_add", cfg.acc_bits)
+    ert[("weight_fifo", "gated")] = 0.0
+    return ert
 
 
 DCNN = Accelerator(
     name="dcnn", config_class=DcnnConfig, simulate_layer=simulate_layer, energy_reference=dcnn_energy_reference,
     kinds=("conv2d",),
-    description="DCNN: SCNN's dense baseline (64 PEs x 16 multipliers, PT-IS-CP-dense, 2 MB SRAM)",
+    description="DCNN: SCNN's dense baseline (64 PEs x 16 multipliers, PT-IS-DP-dense, 2 MB SRAM)",
 )
 
 DCNN_OPT = Accelerator(

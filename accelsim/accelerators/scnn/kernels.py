@@ -32,10 +32,10 @@ random products over 32 banks); each bank therefore has a small input queue, siz
 "smallest queue whose uniform-random full-load penalty is under 5%" (queue 4: 1.05 cycles per
 pair; queue 2: 1.55; queue 3: 1.17) -- a provisioning choice of ours, the paper gives no queue.
 
-:func:`dense_group` is the dense baseline's datapath (DCNN, PT-IS-CP-dense with every operand
-delivered): functionally the same scatter of products into the output, zero activations skipped
-arithmetically (the result is identical), with the counts the energy model needs; its timing is
-closed-form (see ``dcnn.py``). :func:`scatter_group` adds the PE windows into the layer output (the
+:func:`dense_group` is the dense baseline's datapath (DCNN, a dot product over input channels with
+every operand delivered): functionally the same scatter of products into the output, zero
+activations skipped arithmetically (the result is identical), with the counts the energy model
+needs; its timing is closed-form (see ``dcnn.py``). :func:`scatter_group` adds the PE windows into the layer output (the
 halo exchange) and counts halo and owned entries.
 """
 
@@ -53,8 +53,8 @@ N_COUNTERS = 8
 N_GEOM = 14
 
 # counters returned by dense_group, one row per PE
-D_SLOTS, D_VALID, D_EFFECTUAL, D_ZERO_SLOTS, D_ZERO_VALID = range(5)
-N_DENSE_COUNTERS = 5
+D_SLOTS, D_VALID, D_EFFECTUAL, D_ZERO_SLOTS, D_ZERO_VALID, D_ZERO_QUAD_VALID = range(6)
+N_DENSE_COUNTERS = 6
 
 
 @njit(cache=True, parallel=True)
@@ -77,7 +77,7 @@ def cartesian_group(w_val, w_crd, w_ptr, a_val, a_crd, a_ptr, win, geom, acc, to
     geom
         int64[N_GEOM]: F, I, A (a power of two), stride, padding, valid output rows [p_lo, p_hi),
         valid output columns [q_lo, q_hi), FIFO chunk (entries, a multiple of F), bank queue
-        capacity, phase split (used by :func:`dense_group` only), window height and width.
+        capacity (0: no bank timing), phase split (used by :func:`dense_group` only), window height and width.
     acc, touched
         float32 / uint8 [npe, kc·wh·ww]: the PEs' accumulator windows (k, y, x row-major), zeroed.
 
@@ -87,7 +87,8 @@ def cartesian_group(w_val, w_crd, w_ptr, a_val, a_crd, a_ptr, win, geom, acc, to
     array). A product reaching bank b at cycle ``now`` is added at ``max(busy_until[b], now)``, so a
     pair whose busiest bank gets m products with a backlog of o takes ``1 + max(0, m + o - queue)``
     cycles; ``queue = 1`` is pure serialisation (m cycles). At the group's end the PE waits for its
-    banks to empty. Stall cycles are counted in ``CONFLICT``.
+    banks to empty. Stall cycles are counted in ``CONFLICT``. ``queue = 0`` turns bank timing off
+    (every pair takes one cycle).
     """
     npe = a_ptr.shape[0]
     nvc = w_ptr.shape[0] - 1
@@ -139,6 +140,8 @@ def cartesian_group(w_val, w_crd, w_ptr, a_val, a_crd, a_ptr, win, geom, acc, to
                                 touched[p, idx] = 1
                                 routed += 1
                                 effectual += (av != 0) & (wv != 0)
+                                if queue == 0:
+                                    continue
                                 b = ((lx & 3) | ((ly & 1) << 2) | (k << 3)) & mask
                                 t_b = max(busy_until[b], now) + 1
                                 busy_until[b] = t_b
@@ -147,8 +150,9 @@ def cartesian_group(w_val, w_crd, w_ptr, a_val, a_crd, a_ptr, win, geom, acc, to
                         now += 1 + extra
                         conflict += extra
         tail = 0
-        for b in range(banks):
-            tail = max(tail, busy_until[b] - now)
+        if queue > 0:
+            for b in range(banks):
+                tail = max(tail, busy_until[b] - now)
         out[p, CYCLES] = now + tail
         out[p, VEC_PAIRS] = pairs
         out[p, SLOTS] = slots
@@ -211,54 +215,82 @@ def dense_group(x, w, nzw, tiles, geom, out, k0):
     ``x`` float32[C, H, W] is the image's input for this conv group; ``w`` float32[C, R, S, kc] the
     group's weights (output channel innermost); ``nzw`` int64[C, R, S] the non-zero weights of each
     (c, r, s) slice; ``tiles`` int64[npe, 4] the PEs' input tiles (y0, y1, x0, x1); ``geom`` as in
-    :func:`cartesian_group` (F, I, A, chunk and queue unused); ``out`` float32[P, Q, K]
-    (channel innermost, so the inner loop is contiguous). Every (activation, kernel tap) pair is
-    ``kc`` product slots (with the phase split, only taps on the activation's stride phase); a slot
-    whose output falls off the valid range is wasted.
+    :func:`cartesian_group` (I is the dot-product depth; F, A, chunk and queue unused); ``out``
+    float32[P, Q, K] (channel innermost, so the inner loop is contiguous). Every (activation,
+    kernel tap) pair is ``kc`` product slots (with the phase split, only taps on the activation's
+    stride phase); a slot whose output falls off the valid range is wasted. A group of I input
+    channels at one position whose activations are all zero is a *zero quad*: the gating of
+    DCNN-opt then also skips the lanes' accumulator updates.
     """
     npe = tiles.shape[0]
     cin, big_r, big_s, kc = w.shape
+    i_len = geom[G_I]
     stride, pad = geom[G_STRIDE], geom[G_PAD]
     p_lo, p_hi, q_lo, q_hi = geom[G_P_LO], geom[G_P_HI], geom[G_Q_LO], geom[G_Q_HI]
     phases = geom[G_PHASES]
     res = np.zeros((npe, N_DENSE_COUNTERS), dtype=np.int64)
     for p in range(npe):
         y0, y1, x0, x1 = tiles[p, 0], tiles[p, 1], tiles[p, 2], tiles[p, 3]
-        slots = valid = effectual = zero_slots = zero_valid = 0
-        for c in range(cin):
-            for y in range(y0, y1):
-                for xx in range(x0, x1):
-                    a = x[c, y, xx]
-                    n_rs = 0
-                    n_valid = 0
-                    for r in range(big_r):
-                        ny = y + pad - r
-                        if phases and ny % stride != 0:
+        slots = valid = effectual = zero_slots = zero_valid = zero_quad_valid = 0
+        for y in range(y0, y1):
+            for xx in range(x0, x1):
+                n_rs = 0
+                n_valid = 0
+                for r in range(big_r):
+                    ny = y + pad - r
+                    if phases and ny % stride != 0:
+                        continue
+                    for s in range(big_s):
+                        nx = xx + pad - s
+                        if phases and nx % stride != 0:
                             continue
-                        for s in range(big_s):
-                            nx = xx + pad - s
-                            if phases and nx % stride != 0:
-                                continue
-                            n_rs += 1
-                            if ny < 0 or nx < 0 or ny % stride != 0 or nx % stride != 0:
+                        n_rs += 1
+                        if ny < 0 or nx < 0 or ny % stride != 0 or nx % stride != 0:
+                            continue
+                        oy = ny // stride
+                        ox = nx // stride
+                        if oy < p_lo or oy >= p_hi or ox < q_lo or ox >= q_hi:
+                            continue
+                        n_valid += 1
+                slots += n_rs * kc * cin
+                valid += n_valid * kc * cin
+                if n_valid == 0:
+                    for c in range(cin):
+                        if x[c, y, xx] == 0:
+                            zero_slots += n_rs * kc
+                    continue
+                for q0 in range(0, cin, i_len):
+                    all_zero = True
+                    for c in range(q0, min(q0 + i_len, cin)):
+                        a = x[c, y, xx]
+                        if a == 0:
+                            zero_slots += n_rs * kc
+                            zero_valid += n_valid * kc
+                            continue
+                        all_zero = False
+                        for r in range(big_r):
+                            ny = y + pad - r
+                            if ny < 0 or ny % stride != 0:
                                 continue
                             oy = ny // stride
-                            ox = nx // stride
-                            if oy < p_lo or oy >= p_hi or ox < q_lo or ox >= q_hi:
+                            if oy < p_lo or oy >= p_hi:
                                 continue
-                            n_valid += 1
-                            if a != 0:
+                            for s in range(big_s):
+                                nx = xx + pad - s
+                                if nx < 0 or nx % stride != 0:
+                                    continue
+                                ox = nx // stride
+                                if ox < q_lo or ox >= q_hi:
+                                    continue
                                 effectual += nzw[c, r, s]
                                 for k in range(kc):
                                     out[oy, ox, k0 + k] += a * w[c, r, s, k]
-                    slots += n_rs * kc
-                    valid += n_valid * kc
-                    if a == 0:
-                        zero_slots += n_rs * kc
-                        zero_valid += n_valid * kc
+                    if all_zero:
+                        zero_quad_valid += n_valid * kc
         res[p, D_SLOTS] = slots
         res[p, D_VALID] = valid
         res[p, D_EFFECTUAL] = effectual
         res[p, D_ZERO_SLOTS] = zero_slots
         res[p, D_ZERO_VALID] = zero_valid
+        res[p, D_ZERO_QUAD_VALID] = zero_quad_valid
     return res

@@ -184,7 +184,7 @@ def simulate_layer(layer: Layer, cfg: ScnnConfig) -> LayerResult:
         for band in plan.bands:
             work = BandWork(0)
             wh, ww = band.window_shape
-            geom = geometry_vector(cfg, conv, cfg.acc_queue if cfg.bank_conflicts else 1 << 40, (wh, ww))
+            geom = geometry_vector(cfg, conv, cfg.acc_queue if cfg.bank_conflicts else 0, (wh, ww))
             win = np.ascontiguousarray(band.win[:, [0, 2]])
             band_rows = np.array(band.out_rows, dtype=np.int64)
             in_entries = 0
