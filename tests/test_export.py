@@ -184,11 +184,12 @@ def test_lstm_gate_gemv_rows_match_the_lstm_equations():
                                                                   1).numpy())
             out0.append(hs)
         layer1_in = torch.cat(out0, -1)
-        rows, pre, _ = _lstm_reference(mod, x, 1, False, layer1_in)
+        rows, pre, hs1 = _lstm_reference(mod, x, 1, False, layer1_in)
         np.testing.assert_allclose(trace[2].input, rows.numpy(), atol=1e-6)
         np.testing.assert_allclose(trace[2].output, pre.numpy(), atol=1e-5)
-        # the model still returns what nn.LSTM computes
+        # the reference equations are nn.LSTM's: its output's forward half is the last layer's h_t
         ref_out, _ = mod(x)
+        np.testing.assert_allclose(hs1.numpy(), ref_out[..., :3].numpy(), atol=1e-5)
     for layer in trace:
         _close(layer.output, reference_output(layer))
     assert ref_out.shape == (5, 2, 6)

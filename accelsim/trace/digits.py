@@ -208,12 +208,13 @@ def run(spec: prune.PruneSpec | str = "unstructured", sparsity: float | None = 0
                 epochs = recipe.finetune_epochs * (2 if spec.method == "nm" else 1)
                 train(model, data, epochs, recipe.finetune_lr, recipe, gen)
                 tuned = accuracy(model, data.x_test, data.y_test)
-                history.append({"round": r, "sparsity": prune.sparsity_report(prune.prunable_weights(model))
-                                ["achieved_sparsity"], "accuracy_before_finetune": pruned, "accuracy": tuned})
+                pruned_weights = prune.prunable_weights(model, exclude=record.get("excluded", ()))
+                history.append({"round": r, "sparsity": prune.sparsity_report(pruned_weights)["achieved_sparsity"],
+                                "accuracy_before_finetune": pruned, "accuracy": tuned})
                 log.info("digits: round %d sparsity %.3f accuracy %.4f -> %.4f", r, history[-1]["sparsity"],
                          pruned, tuned)
             # fine-tuning moved the surviving weights: refresh the record's per-layer figures
-            record = {**record, **prune.sparsity_report(prune.prunable_weights(model))}
+            record = {**record, **prune.sparsity_report(pruned_weights)}
             model.accelsim_pruning = record
     return DigitsResult(model, data, dense, history, record, recipe, time.perf_counter() - start)
 

@@ -7,6 +7,7 @@ module level: :func:`main` imports it and says how to install it when it is miss
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import shlex
 import time
@@ -109,7 +110,7 @@ def main(args: argparse.Namespace) -> int:
     if args.model == "lenet5-digits":
         recipe = digits.Recipe.quick() if args.quick else digits.Recipe()
         if args.epochs is not None:
-            recipe = digits.Recipe(**{**recipe.__dict__, "epochs": args.epochs})
+            recipe = dataclasses.replace(recipe, epochs=args.epochs)
         result = digits.run(spec, sparsity, seed=args.seed, recipe=recipe)
         model = result.model
         batch = args.batch or 16
