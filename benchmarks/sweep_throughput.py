@@ -5,7 +5,7 @@ include executor start-up (pool fork, cluster and worker start-up), trace regene
 workers and the per-point atomic commit. Parallel efficiency = throughput with N workers /
 (N x single-process throughput).
 
-    python benchmarks/sweep_throughput.py                    # 48 points, 2 workers
+    python benchmarks/sweep_throughput.py                    # 96 points, 2 workers
     python benchmarks/sweep_throughput.py --points 96 --workers 2 --gemm 256,256,256
 """
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -29,21 +30,29 @@ def bench_spec(points: int, gemm: list[int], size: int) -> dict:
             "accelerators": [{"config": "systolic", "set": {"rows": size, "cols": size}}]}
 
 
-def timed(spec: dict, root: Path, name: str, **kw) -> tuple[float, int, float]:
-    """(wall seconds, points run, steady-state points/min between the first and last completion)."""
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (pool workers, Dask nannies and workers)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def timed(spec: dict, root: Path, name: str, **kw) -> tuple[float, int, float, float]:
+    """(wall s, points run, steady-state points/min between the first and last completion, CPU s)."""
     done: list[float] = []
+    cpu0 = _cpu_seconds()
     start = time.perf_counter()
     res = run_sweep(spec, root / name, progress=False, on_result=lambda _: done.append(time.perf_counter()), **kw)
     wall = time.perf_counter() - start
+    cpu = _cpu_seconds() - cpu0
     if res.failures:
         raise SystemExit(f"{name}: {len(res.failures)} points failed: {res.failures[0]['error']}")
     steady = (len(done) - 1) / (done[-1] - done[0]) * 60 if len(done) > 1 and done[-1] > done[0] else float("nan")
-    return wall, res.ran, steady
+    return wall, res.ran, steady, cpu
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--points", type=int, default=48)
+    p.add_argument("--points", type=int, default=96)
     p.add_argument("--workers", type=int, default=2, help="local processes and LocalCluster workers")
     p.add_argument("--gemm", default="384,384,384", help="M,N,K of each point's GEMM")
     p.add_argument("--size", type=int, default=16, help="systolic array rows = cols")
@@ -64,14 +73,16 @@ def main() -> None:
                      *timed(spec, root, "dask", workers=args.workers, dask="local")))
     base = rows[0][3] / rows[0][2] * 60
     base_steady = rows[0][4]
-    print("end to end = all points / wall time (executor start-up included); "
-          "steady = between the first and the last finished point")
+    base_per_cpu = rows[0][3] / rows[0][5]
+    print("end to end = all points / wall time (executor start-up included); steady = between the first and "
+          "the last finished point;\ncores = CPU seconds / wall seconds (what the sweep got on a shared machine); "
+          "CPU eff. = points per CPU second relative to serial (executor overhead alone)")
     print(f"{'executor':<34} {'wall s':>7} {'points/min':>10} {'efficiency':>10} {'steady pts/min':>14} "
-          f"{'steady eff.':>11}")
-    for name, n, wall, ran, steady in rows:
+          f"{'steady eff.':>11} {'cores':>6} {'CPU eff.':>8}")
+    for name, n, wall, ran, steady, cpu in rows:
         rate = ran / wall * 60
         print(f"{name:<34} {wall:7.2f} {rate:10.1f} {rate / base / n:10.0%} {steady:14.1f} "
-              f"{steady / base_steady / n:11.0%}")
+              f"{steady / base_steady / n:11.0%} {cpu / wall:6.2f} {ran / cpu / base_per_cpu:8.0%}")
 
 
 if __name__ == "__main__":
