@@ -31,6 +31,10 @@ What each layer holds (shapes and layouts of :mod:`accelsim.trace.layer`)
   ops to get these, checks it against the module's own output, and returns its own result to the
   model so that training gradients flow through the recorded tensors.
 
+Layer ``attrs``: ``bias`` (conv2d, linear, lstm); for lstm also ``time_steps``, ``batch``,
+``direction`` and ``input_size``; plus whatever accelsim's pruning left in the module's
+``accelsim_attrs`` (column combining: ``column_combine`` with the packing).
+
 Training traces (``training=True``)
 -----------------------------------
 One forward pass of the minibatch in train mode, then ``torch.autograd.grad`` of the loss gives, per
