@@ -265,6 +265,9 @@ def scaling(df: pd.DataFrame, *, title: str | None = None) -> Figure:
     # where several shapes share a PE count, keep the fastest
     best = per.loc[per.groupby(series_cols + ["pes"], sort=False, dropna=False)["time_s"].idxmin()]
     shared = len(best) < len(per)
+    if best.groupby(series_cols, sort=False, dropna=False)["pes"].nunique().max() < 2:
+        raise PlotError("the scaling plot needs a series with at least two PE counts (sweep a PE-count field, "
+                        "e.g. pe_count or rows/cols)")
     label_cols = _varying(best, series_cols) or series_cols[1:2]
     fig, axes = _new_figure(1, 2)
     ax_s, ax_u = axes[0]

@@ -128,6 +128,11 @@ def test_scaling_speedup_starts_at_one_and_has_an_ideal_line(table):
     assert all(0 < v <= 100 for ln in ax_u.get_lines() for v in ln.get_ydata())
 
 
+def test_scaling_needs_two_pe_counts(table):
+    with pytest.raises(PlotError, match="at least two PE counts"):
+        plot.scaling(table[table["pes"] == 64])
+
+
 def test_pareto_front_is_the_non_dominated_set():
     lat = [1, 2, 3, 4, 2, 5]
     en = [5, 3, 4, 1, 6, 1]
