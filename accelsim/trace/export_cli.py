@@ -100,6 +100,10 @@ def main(args: argparse.Namespace) -> int:
         import torch
     except ImportError:
         raise AccelsimError(TORCH_MISSING) from None
+    try:  # the digits and the sample photos; imported after torch, which scikit-learn probes
+        import sklearn  # noqa: F401
+    except ImportError:
+        raise AccelsimError(TORCH_MISSING) from None
     from accelsim.trace import digits, prune, torch_zoo
     from accelsim.trace.exporter import export
 
