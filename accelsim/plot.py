@@ -128,10 +128,28 @@ def _totals(df: pd.DataFrame) -> pd.DataFrame:
 
     if df is None or len(df) == 0:
         raise PlotError("the results table is empty")
-    return point_totals(df)
+    t = point_totals(df)
+    # a chip that ran only some layers of a trace ran another workload: totals compare within a workload
+    skipped = t["skipped_layers"].fillna("").astype(str) if "skipped_layers" in t else ""
+    t["workload"] = t["trace"].astype(str) + np.where(skipped != "", " without " + skipped, "")
+    return t
 
 
-def _facets(t: pd.DataFrame, by: str = "trace") -> list[tuple[Any, pd.DataFrame]]:
+def _note_partial(fig: Figure, t: pd.DataFrame) -> None:
+    """Say under the figure which points ran only some layers (chips that cannot run a layer kind)."""
+    if "skipped_layers" not in t:
+        return
+    part = t[t["skipped_layers"].fillna("").astype(str) != ""]
+    if part.empty:
+        return
+    who = "preset" if "preset" in part else "accelerator"
+    items = list(dict.fromkeys(f"{r[who]} on {r['trace']} without {r['skipped_layers']}" for _, r in part.iterrows()))
+    more = f"; and {len(items) - 3} more" if len(items) > 3 else ""
+    fig.supxlabel("Partial runs (layers of kinds the chip cannot run are left out): " + "; ".join(items[:3]) + more,
+                  fontsize="x-small", color="0.3")
+
+
+def _facets(t: pd.DataFrame, by: str = "workload") -> list[tuple[Any, pd.DataFrame]]:
     return list(t.groupby(by, sort=False)) if by in t else [(None, t)]
 
 
@@ -151,11 +169,17 @@ def _varying(t: pd.DataFrame, columns: Sequence[str]) -> list[str]:
 
 
 def _describe(row: Mapping[str, Any] | pd.Series, columns: Sequence[str]) -> str:
-    short = {"weight_density": "wd", "act_density": "ad", "trace": "", "config": "", "accelerator": "",
+    short = {"weight_density": "wd", "act_density": "ad", "trace": "", "workload": "", "config": "", "accelerator": "",
              "seed": "seed", "preset": ""}
     parts = []
     for c in columns:
+        if c not in row:
+            continue
         v = row[c]
+        if c == "skipped_layers":
+            if isinstance(v, str) and v:
+                parts.append(f"without {v}")
+            continue
         if isinstance(v, float):
             v = "preset" if math.isnan(v) else f"{v:g}"
         name = short.get(c, c.removeprefix("param."))
@@ -202,7 +226,7 @@ def _vs_density(df: pd.DataFrame, metric: str, x: str, title: str | None) -> Fig
     t = t.copy()
     t["_other"] = t[other].fillna(-1.0) if other else 0.0
     # seeds are averaged: one value per (config, other density, x)
-    agg = t.groupby(["trace", series_key, "_other", xcol], sort=False, dropna=False)[metric].mean().reset_index()
+    agg = t.groupby(["workload", series_key, "_other", xcol], sort=False, dropna=False)[metric].mean().reset_index()
     scale, unit = (_unit(agg[metric], TIME_UNITS) if metric == "time_s" else _unit(agg[metric], ENERGY_UNITS))
     colors = _colors(agg[series_key])
     markers = {c: MARKERS[i % len(MARKERS)] for i, c in enumerate(colors)}  # tells overlapping lines apart
@@ -254,7 +278,7 @@ def scaling(df: pd.DataFrame, *, title: str | None = None) -> Figure:
     """
     t = _totals(df)
     _require(t, ["pes", "utilization"], "the scaling plot")
-    series_cols = [c for c in ("trace", "preset" if "preset" in t else "accelerator", "weight_density",
+    series_cols = [c for c in ("workload", "preset" if "preset" in t else "accelerator", "weight_density",
                                "act_density") if c in t]
     t = t.copy()
     for c in series_cols:
@@ -331,7 +355,7 @@ def energy_breakdown(df: pd.DataFrame, *, by: str = "auto", title: str | None = 
     elif by == "config":
         data, first = _first_workload(t, "energy-breakdown")
         labels = list(data["config"].astype(str))
-        what = f"per config on {_describe(first, _workload_cols(t, all_=True))}"
+        what = f"per config on {_describe(first, _workload_cols(t, all_=True) + ['skipped_layers'])}"
         if len(data) > 60:
             raise PlotError(f"{len(data)} bars: too many for one figure; filter the table (e.g. --where trace=...)")
     else:
@@ -366,9 +390,10 @@ def energy_breakdown(df: pd.DataFrame, *, by: str = "auto", title: str | None = 
     return fig
 
 
-def _first_workload(df: pd.DataFrame, what: str) -> tuple[pd.DataFrame, pd.Series]:
-    """The rows of the table's first workload (trace, densities, seed) and that first row."""
-    cols = _workload_cols(df)
+def _first_workload(df: pd.DataFrame, what: str, *, same_layers: bool = True) -> tuple[pd.DataFrame, pd.Series]:
+    """The rows of the table's first workload (trace, densities, seed; and the layers run, if
+    ``same_layers``) and that first row."""
+    cols = _workload_cols(df) + (["skipped_layers"] if same_layers and "skipped_layers" in df else [])
     first = df.iloc[0]
     mask = np.ones(len(df), dtype=bool)
     for c in cols:
@@ -536,7 +561,7 @@ def speedup(df: pd.DataFrame, *, baseline: str | None = None, title: str | None 
     _require(df, ["layer", "config", "time_s"], "the speedup plot")
     if df.empty:
         raise PlotError("the results table is empty")
-    data, first = _first_workload(df, "speedup")
+    data, first = _first_workload(df, "speedup", same_layers=False)
     configs = list(dict.fromkeys(data["config"]))
     if baseline is None:
         baseline = configs[0]
@@ -570,6 +595,7 @@ def speedup(df: pd.DataFrame, *, baseline: str | None = None, title: str | None 
     ax.grid(True, axis="y", which="both", alpha=0.3)
     ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.suptitle(title or f"Per-layer speedup on {_describe(first, _workload_cols(df, all_=True))}")
+    _note_partial(fig, data)
     return fig
 
 

@@ -18,8 +18,10 @@ configs with grids over their fields; the sweep runs the cartesian product::
         set: {dataflow: ws}               # optional: fixed overrides
         grid: {rows: [32, 128], cols: [32, 128]}      # optional: cartesian product
         zip: {rows: [16, 32, 64], cols: [16, 32, 64]}  # optional: lists varied together
-    unsupported: skip                     # default; a chip is not run on traces with layer kinds it lacks
-                                          # (e.g. EIE on conv2d); "fail" runs them and records the failures
+    unsupported: layers                   # layer kinds a chip cannot run (EIE: conv2d; SCNN: linear):
+                                          # layers (default) runs the layers it can, like `accelsim run`;
+                                          # pair leaves the (trace, chip) pair out, so totals compare like
+                                          # with like; fail runs it all and records the failures
 
 Points are (trace, seed, weight density, activation density, config, overrides). Each point has a
 stable id (a hash of that description), so a point is the same point in every run of the spec.
@@ -97,7 +99,7 @@ SYNTH_KEYS = ("network", "gemm", "seed", "structure", "batch", "layers")
 ACCEL_KEYS = ("config", "set", "grid", "zip")
 DENSITY_KEYS = ("weight", "act")
 #: per-point columns placed right after ``point`` in the results table
-POINT_COLUMNS = ["point", "preset", "weight_density", "act_density", "structure"]
+POINT_COLUMNS = ["point", "preset", "weight_density", "act_density", "structure", "skipped_layers"]
 
 
 class SpecError(AccelsimError):
@@ -150,6 +152,8 @@ class Point:
             for k, short in (("weight_density", "wd"), ("act_density", "ad")):
                 if t.get(k) is not None:
                     what += f" {short}={t[k]:g}"
+        if t.get("skipped_layers"):
+            what += f" ({len(t['layers'])} of {len(t['layers']) + len(t['skipped_layers'])} layers)"
         cfg = self.preset + (f"[{','.join(f'{k}={v}' for k, v in self.overrides.items())}]" if self.overrides else "")
         return f"{what} on {cfg}"
 
@@ -202,7 +206,7 @@ def _resolve_path(text: str, base: Path | None, what: str) -> Path:
 
 
 def _trace_variants(i: int, entry: Any, top_density: Any, base: Path | None) -> list[tuple[dict[str, Any], set[str]]]:
-    """(the point's trace description, the layer kinds it holds) for each seed and density."""
+    """(the point's trace description, its (layer name, kind) list) for each seed and density."""
     where = f"traces[{i}]"
     e = _check_keys(where, entry, TRACE_KEYS)
     if ("path" in e) == ("synth" in e):
@@ -221,7 +225,7 @@ def _trace_variants(i: int, entry: Any, top_density: Any, base: Path | None) -> 
         if missing:
             raise SpecError(f"{where}: {path.name} has no layers {', '.join(missing)} "
                             f"(layers: {', '.join(trace.layer_names)})")
-        kinds = {info.kind for info in trace.infos if not layers or info.name in layers}
+        kinds = [(info.name, info.kind) for info in trace.infos if not layers or info.name in layers]
         return [({"path": str(path), "layers": layers}, kinds)]
     s = _check_keys(f"{where}.synth", e["synth"], SYNTH_KEYS)
     if ("network" in s) == ("gemm" in s):
@@ -260,7 +264,7 @@ def _trace_variants(i: int, entry: Any, top_density: Any, base: Path | None) -> 
     if not seeds or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in seeds):
         raise SpecError(f"{where}.synth.seed: expected a non-negative integer or a list of them, got {s.get('seed')!r}")
     densities = _density_grid(f"{where}.density" if "density" in e else "density", e.get("density", top_density))
-    kinds = {k for n, k in kinds_by_name.items() if not layers or n in layers}
+    kinds = [(n, k) for n, k in kinds_by_name.items() if not layers or n in layers]
     return [({"synth": synth, "seed": seed, "weight_density": wd, "act_density": ad, "layers": layers}, kinds)
             for seed in seeds for wd, ad in densities]
 
@@ -338,9 +342,10 @@ class Expansion:
 def expand_spec(spec: str | os.PathLike | Mapping[str, Any]) -> Expansion:
     """Expand a spec into its points (deduplicated, in spec order), validating every config.
 
-    With ``unsupported: skip`` (the default) a trace holding a layer kind the chip does not run
-    (e.g. conv2d on EIE) is left out for that chip and listed in ``skipped``; with
-    ``unsupported: fail`` such points run and fail. Raises SpecError (bad keys or values),
+    A trace holding layer kinds the chip does not run (conv2d on EIE, linear on SCNN) becomes, by
+    the spec's ``unsupported``: ``layers`` (default) a point over the layers the chip runs (the
+    others named in its ``skipped_layers``), or left out when it runs none; ``pair`` left out;
+    ``fail`` a point that fails. Left-out pairs are listed in ``skipped``. Raises SpecError (bad keys or values),
     ConfigError (unknown config, bad field or value) or TraceError (unreadable trace file)
     before anything runs.
     """
@@ -352,9 +357,9 @@ def expand_spec(spec: str | os.PathLike | Mapping[str, Any]) -> Expansion:
     for key in ("traces", "accelerators"):
         if not doc.get(key) or not isinstance(doc[key], list):
             raise SpecError(f"spec: '{key}' must be a non-empty list")
-    unsupported = doc.get("unsupported", "skip")
-    if unsupported not in ("skip", "fail"):
-        raise SpecError(f"spec.unsupported: {unsupported!r} must be skip or fail")
+    unsupported = doc.get("unsupported", "layers")
+    if unsupported not in ("layers", "pair", "fail"):
+        raise SpecError(f"spec.unsupported: {unsupported!r} must be layers, pair or fail")
     traces = [v for i, e in enumerate(doc["traces"]) for v in _trace_variants(i, e, doc.get("density"), base)]
     if "density" in doc and not any("synth" in t for t, _ in traces):
         log.warning("spec: 'density' applies to synthetic traces only; this spec has none")
@@ -368,10 +373,15 @@ def expand_spec(spec: str | os.PathLike | Mapping[str, Any]) -> Expansion:
     for t, kinds in traces:
         for ref, name, overrides, chip_kinds, chip in configs:
             p = Point(t, ref, name, overrides)
-            missing = kinds - chip_kinds
-            if missing and unsupported == "skip":
-                skipped.setdefault(p.id, (p, f"{chip} does not run {', '.join(sorted(missing))} layers"))
-            else:
+            missing = [n for n, k in kinds if k not in chip_kinds]
+            why = f"{chip} does not run {', '.join(sorted({k for _, k in kinds if k not in chip_kinds}))} layers"
+            if not missing or unsupported == "fail":
+                points.setdefault(p.id, p)
+            elif unsupported == "pair" or len(missing) == len(kinds):
+                skipped.setdefault(p.id, (p, why))
+            else:  # the layers the chip runs; the point says which it left out
+                runs = [n for n, k in kinds if k in chip_kinds]
+                p = Point({**t, "layers": runs, "skipped_layers": missing}, ref, name, overrides)
                 points.setdefault(p.id, p)
     return Expansion(list(points.values()), list(skipped.values()))
 
@@ -428,7 +438,8 @@ def run_point(payload: Mapping[str, Any]) -> dict[str, Any]:
         t = point.trace
         nominal = {"point": point.id, "preset": point.preset,
                    "weight_density": t.get("weight_density"), "act_density": t.get("act_density"),
-                   "structure": t["synth"].get("structure") if "synth" in t else None}
+                   "structure": t["synth"].get("structure") if "synth" in t else None,
+                   "skipped_layers": ",".join(t.get("skipped_layers") or [])}
         rows, pe = [], []
         for priced, row in zip(run.layers, run.to_frame().to_dict("records"), strict=True):
             r = priced.result
@@ -785,6 +796,8 @@ class SweepOutcome:
     failures: list[dict[str, Any]]
     elapsed_s: float
     skipped: list[tuple[Point, str]] = field(default_factory=list)
+    #: points that ran only the layers their chip supports (``unsupported: layers``)
+    partial: int = 0
 
 
 def _execute(todo: list[Point], total: int, already: int, store: Store | None, *, workers: int, dask: str | None,
@@ -873,7 +886,8 @@ def run_sweep(spec: str | os.PathLike | Mapping[str, Any], out: str | os.PathLik
     failures.sort(key=lambda f: order[f["point"]["id"]])
     frame.attrs["failures"] = [{k: f[k] for k in ("label", "error")} | {"point": f["point"]["id"]}
                                for f in failures]
-    return SweepOutcome(frame, len(points), len(done), len(todo), failures, elapsed, expansion.skipped)
+    partial = sum(1 for p in points if p.trace.get("skipped_layers"))
+    return SweepOutcome(frame, len(points), len(done), len(todo), failures, elapsed, expansion.skipped, partial)
 
 
 def sweep(spec: str | os.PathLike | Mapping[str, Any], out: str | os.PathLike | None = None, *,
@@ -932,8 +946,10 @@ def main(args: argparse.Namespace) -> int:
     print(f"{res.total} points: {res.already_done} already done, {res.ran} run now{speed}, "
           f"{len(res.failures)} failed")
     if res.skipped:
-        print(f"{len(res.skipped)} trace/config pairs skipped (the chip cannot run a layer kind; "
-              f"`unsupported: fail` runs them), e.g. {res.skipped[0][0].label()}: {res.skipped[0][1]}")
+        print(f"{len(res.skipped)} trace/config pairs left out (the chip runs none of the trace's layer kinds, or "
+              f"`unsupported: pair`), e.g. {res.skipped[0][0].label()}: {res.skipped[0][1]}")
+    if res.partial:
+        print(f"{res.partial} points ran only the layers their chip supports (column skipped_layers names the others)")
     print(f"results: {args.output} ({len(res.frame)} rows); export with `accelsim results {args.output} -o FILE`")
     if res.failures:
         print(f"failed points ({len(res.failures)}; details in {Path(args.output) / 'failures'}):")

@@ -21,7 +21,7 @@ COMMAND_HELP = "print a sweep's results per point, or export the consolidated ta
 
 #: columns that describe a point (constant over its layers), kept by point_totals when present
 DESCRIBE = ["point", "trace", "accelerator", "config", "preset", "seed", "weight_density", "act_density",
-            "structure", "pes", "multipliers", "accelsim_version"]
+            "structure", "skipped_layers", "pes", "multipliers", "accelsim_version"]
 SUMMED = ["cycles", "compute_cycles", "time_s", "energy_pj", "macs_dense", "macs_effectual", "macs_issued",
           "dram_bytes"]
 

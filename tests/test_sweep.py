@@ -298,25 +298,35 @@ def test_a_point_that_kills_its_worker_fails_alone(monkeypatch, tmp_path):
     assert all(f["point"]["overrides"]["rows"] == 8 for f in res.failures)
 
 
-def test_unsupported_layer_kinds_are_skipped_or_fail_as_asked(monkeypatch, capsys, tmp_path):
+def test_unsupported_layer_kinds_run_partially_are_left_out_or_fail_as_asked(monkeypatch, capsys, tmp_path):
     import dataclasses
 
     from accelsim.accelerators import registry
 
-    only_matmul = dataclasses.replace(registry.ACCELERATORS["systolic"], kinds=("matmul",))
-    monkeypatch.setitem(registry.ACCELERATORS, "systolic", only_matmul)
-    doc = {"traces": [GEMM, {"synth": {"network": "googlenet", "layers": ["fc"]}}],
-           "accelerators": [{"config": "systolic", "set": {"rows": 4, "cols": 4}}]}
+    no_linear = dataclasses.replace(registry.ACCELERATORS["systolic"], kinds=("conv2d", "matmul"))
+    monkeypatch.setitem(registry.ACCELERATORS, "systolic", no_linear)
+    mixed = {"synth": {"network": "googlenet", "layers": ["inception_5a.5x5_reduce", "fc"]}}
+    doc = {"traces": [GEMM, mixed], "accelerators": [{"config": "systolic", "set": {"rows": 4, "cols": 4}}]}
+    # default `layers`: the chip runs the layers it can, the row says what it left out
     res = run_sweep(doc, None, workers=1, progress=False)
+    assert (res.total, res.ran, res.partial, res.skipped, res.failures) == (2, 2, 1, [], [])
+    assert list(res.frame["layer"]) == ["gemm", "inception_5a.5x5_reduce"]
+    assert list(res.frame["skipped_layers"]) == ["", "fc"]
+    # `pair`: the pair is left out
+    res = run_sweep({**doc, "unsupported": "pair"}, None, workers=1, progress=False)
     assert (res.total, res.ran, len(res.failures)) == (1, 1, 0)
     [(point, why)] = res.skipped
     assert point.trace["synth"]["network"] == "googlenet" and why == "systolic does not run linear layers"
+    # `fail`: it runs and fails
     res = run_sweep({**doc, "unsupported": "fail"}, None, workers=1, progress=False)
     assert (res.total, len(res.failures)) == (2, 1)
     assert "UnsupportedLayerError" in res.failures[0]["error"]
-    path = write_spec(tmp_path, {**doc, "traces": doc["traces"][1:]})
-    assert cli(["sweep", str(path), "-o", str(tmp_path / "out")]) == 2
+    # a trace with no layer the chip runs is always left out
+    only_fc = {"traces": [{"synth": {"network": "googlenet", "layers": ["fc"]}}], "accelerators": doc["accelerators"]}
+    assert cli(["sweep", str(write_spec(tmp_path, only_fc)), "-o", str(tmp_path / "out")]) == 2
     assert "no runnable points (1 skipped: systolic does not run linear layers)" in capsys.readouterr().err
+    with pytest.raises(SpecError, match="layers, pair or fail"):
+        expand({**doc, "unsupported": "skip"})
 
 
 def test_progress_bar_is_quiet_off_a_terminal_and_shows_counts_when_asked(capsys):

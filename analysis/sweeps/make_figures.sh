@@ -10,13 +10,11 @@ FIG="$REPO/analysis/sweeps"
 RESULTS=${RESULTS:-/tmp/accelsim-sweeps}
 
 if [[ "${1:-}" != "--plots-only" ]]; then
-  rm -rf "$RESULTS" && mkdir -p "$RESULTS/traces"
-  cd "$RESULTS"
-  for spec in density scaling design-space accelerators; do
-    accelsim sweep "$REPO/configs/sweeps/$spec.yaml" -o "$spec"
+  rm -rf "$RESULTS" && mkdir -p "$RESULTS"
+  cd "$REPO"  # trace-files.yaml names the shipped traces/ relative to the repository
+  for spec in density scaling design-space accelerators trace-files; do
+    accelsim sweep "configs/sweeps/$spec.yaml" -o "$RESULTS/$spec"
   done
-  accelsim synth --network eie --layers Alex-8 NT-We NT-Wd -o traces/eie-fc.safetensors
-  accelsim sweep "$REPO/configs/sweeps/trace-files.yaml" -o trace-files   # finds traces/ here
 fi
 cd "$RESULTS"
 
@@ -29,7 +27,8 @@ plot accelerators -k energy-breakdown --by layer --where config=scnn -o "$FIG/en
 plot design-space -k pareto -o "$FIG/pareto.png"
 plot design-space -k load-heatmap --where accelerator=scnn --where param.pe_rows=8 \
   --where param.sparse_operands=both -o "$FIG/load-heatmap.png"
-plot trace-files -k load-heatmap --where config=eie --layer NT-We -o "$FIG/load-heatmap-eie.png"
+plot trace-files -k load-heatmap --where "config=eie[pe_count=64]" --where trace=lenet5-digits --layer fc1 \
+  -o "$FIG/load-heatmap-eie.png"
 plot accelerators -k speedup --baseline dcnn -o "$FIG/speedup.png"
 plot trace-files -k speedup --baseline systolic -o "$FIG/speedup-trace-file.png"
 for d in density scaling design-space accelerators trace-files; do accelsim results "$d" | head -1; done
