@@ -51,16 +51,15 @@ def im2col(x: np.ndarray, r: int, s: int, stride: int, padding: int) -> np.ndarr
 
 
 def gemm_operands(layer: Layer, group: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """The (A, B) operands of one group's GEMM: A is Sr x T, B is T x Sc."""
+    """The (A, B) operands of one group's GEMM: A is Sr x T, B is T x Sc (B may be a transposed view)."""
     s = layer.shape
     if layer.kind == "conv2d":
         g = s["groups"]
         cg, kg = s["C"] // g, s["K"] // g
         a = im2col(layer.input[:, group * cg:(group + 1) * cg], s["R"], s["S"], s["stride"], s["padding"])
-        b = layer.weight[group * kg:(group + 1) * kg].reshape(kg, -1).T
-        return a, np.ascontiguousarray(b)
+        return a, layer.weight[group * kg:(group + 1) * kg].reshape(kg, -1).T
     if layer.kind in ("linear", "lstm"):
-        return layer.input, np.ascontiguousarray(layer.weight.T)
+        return layer.input, layer.weight.T
     if layer.kind == "matmul":
         return layer.input, layer.weight
     raise ValueError(f"unknown layer kind {layer.kind!r}")
@@ -89,10 +88,13 @@ def reference_output(layer: Layer, weight: np.ndarray | None = None) -> np.ndarr
 
 
 def effectual_macs(layer: Layer) -> int:
-    """Products with both operands non-zero (what an ideal sparse chip must compute)."""
+    """Products with both operands non-zero (what an ideal sparse chip must compute).
+
+    Uses sum_k nnz(A[:, k]) * nnz(B[k, :]): exact, and O(size) instead of a mask matmul.
+    """
     groups = layer.shape.get("groups", 1) if layer.kind == "conv2d" else 1
     total = 0
     for g in range(groups):
         a, b = gemm_operands(layer, g)
-        total += int(((a != 0).astype(np.float32) @ (b != 0).astype(np.float32)).sum())
+        total += int(np.dot(np.count_nonzero(a, axis=0).astype(np.int64), np.count_nonzero(b, axis=1).astype(np.int64)))
     return total

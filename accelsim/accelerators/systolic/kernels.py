@@ -4,7 +4,7 @@ Every PE multiplies one operand pair per cycle and adds it to a float32 partial 
 fold's ``k_block`` reduction steps the sum stays inside the array (in the PE for OS, rippling
 down a column for WS/IS); across folds of the reduction the partial sums are added in the
 output buffer. ``index[k, j]`` gives the ifmap column of the k-th stored weight of filter j,
-so the same kernel runs dense (index = k) and N:M-compacted weights.
+so the same kernel runs N:M-compacted weights; an empty (0 x 0) index means dense (index = k).
 
 Speed without changing the arithmetic: each output's partial sum is still formed one product
 at a time in reduction order (float32 multiply, then float32 add; no FMA, no reassociation), so
@@ -34,7 +34,7 @@ def _filter_x16(ach: np.ndarray, b_t: np.ndarray, index_t: np.ndarray, och: np.n
     s8 = s9 = s10 = s11 = s12 = s13 = s14 = s15 = np.float32(0.0)
     for k in range(k0, k1):
         w = b_t[j, k]
-        r = index_t[j, k]
+        r = index_t[j, k] if index_t.shape[0] else k
         s0 += ach[r, 0] * w
         s1 += ach[r, 1] * w
         s2 += ach[r, 2] * w
@@ -98,7 +98,7 @@ def folded_gemm(a: np.ndarray, b_t: np.ndarray, index_t: np.ndarray, k_block: in
             for j in range(sc):
                 acc = np.float32(0.0)
                 for k in range(k0, k1):
-                    acc += a[i, index_t[j, k]] * b_t[j, k]
+                    acc += a[i, index_t[j, k] if index_t.shape[0] else k] * b_t[j, k]
                 out[i, j] += acc
     for g in range(groups):
         for j in range(sc):

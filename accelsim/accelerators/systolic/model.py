@@ -136,7 +136,7 @@ def simulate_layer(layer: Layer, cfg: SystolicConfig) -> LayerResult:
         if cfg.nm_sparse:
             vals, idx = compact_nm(b, cfg.sparsity_n, cfg.sparsity_m)
         else:
-            vals, idx = b.astype(np.float32), np.broadcast_to(np.arange(b.shape[0])[:, None], b.shape)
+            vals, idx = b.astype(np.float32, copy=False), np.zeros((0, 0), dtype=np.int64)  # dense: index = k
         t_eff = vals.shape[0]
         k_block = t_eff if cfg.dataflow == "os" else cfg.rows
         outputs.append(folded_gemm(np.ascontiguousarray(a, dtype=np.float32), np.ascontiguousarray(vals.T),
