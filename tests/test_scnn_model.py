@@ -178,7 +178,7 @@ def test_dense_vectors_match_the_datapath_slot_count():
     r = ACCELERATORS["dcnn"].simulate_layer(layer, cfg)
     conv = Conv.of(layer)
     plan = plan_layer(conv.ay, conv.ax, conv.kg, np.full((conv.h, conv.w), conv.c), pe_rows=8, pe_cols=8,
-                      acc_entries=1024, iaram_entries=cfg.iaram_bytes * 8 // 16)
+                      acc_entries=1024, iaram_entries=cfg.iaram_bytes * 8 // 16, min_kc=4)
     slots = sum(int(dense_vectors(conv, b, min(b.kc, conv.kg - k0), cfg)["slots"].sum())
                 for b in plan.bands for k0 in range(0, conv.kg, b.kc))
     assert slots == r.macs_issued

@@ -19,6 +19,9 @@ PEs, multipliers and 2 MB of SRAM; choices made here:
   rounded to whole F·I blocks), since the group's weights stream through the buffer once;
   I - 1 adder-tree additions and one accumulator update per F lane and cycle. Static
   scheduling: no scatter crossbar and no bank conflicts.
+* Kc follows SCNN's accumulator rule, but a layer whose windows would leave Kc < F (fewer output
+  channels than dot-product lanes, e.g. VGG conv1_1's 28 x 28 tiles) is cut into more planar
+  bands until Kc >= F, as a dense compiler would.
 * The 2 MB of SRAM is 16 KB IARAM + 16 KB OARAM of dense 16-bit values per PE; weights stream from
   DRAM dense (DCNN) or zero-run compressed (DCNN-opt).
 * DCNN-opt gates the multiplier and the weight read of every product with a zero activation, and
@@ -91,7 +94,7 @@ def simulate_layer(layer: Layer, cfg: DcnnConfig) -> LayerResult:
     comp_bits = cfg.value_bits + cfg.run_bits
     entries = np.full((conv.h, conv.w), conv.c, dtype=np.int64)
     plan = plan_layer(conv.ay, conv.ax, conv.kg, entries, pe_rows=cfg.pe_rows, pe_cols=cfg.pe_cols,
-                      acc_entries=cfg.acc_entries, iaram_entries=cfg.iaram_bytes * 8 // bits)
+                      acc_entries=cfg.acc_entries, iaram_entries=cfg.iaram_bytes * 8 // bits, min_kc=cfg.mult_f)
     out_pqk = np.zeros((conv.n, conv.p, conv.q, conv.k), dtype=np.float32)
     tally = Tally(npe)
     bands: list[BandWork] = []

@@ -21,7 +21,9 @@ Choices where the paper is silent:
   so a band's partial sums for the next band's rows are spilled to DRAM at the group's end and
   reloaded with the next band (no input is fetched twice and no product is wasted). A layer
   whose whole input fits in the IARAMs needs no DRAM input traffic (it is the previous layer's
-  OARAM contents). Bands are also added until every window fits the accumulators at Kc = 1.
+  OARAM contents, laid out by band). Bands are also added until every window fits the
+  accumulators at Kc = 1 -- and, for DCNN, until Kc reaches F so its dot-product lanes over
+  output channels can be filled (``min_kc``); SCNN keeps the paper's rule.
 * The input-fit test counts the entries each PE stores, non-zeros only for a compressed operand
   (placeholder entries, rare at these densities, are not counted in the fit test).
 """
@@ -147,11 +149,12 @@ def _band(ay: Axis, ax: Axis, in_rows: tuple[int, int], cols: np.ndarray, pe_row
 
 
 def plan_layer(ay: Axis, ax: Axis, kg: int, entries: np.ndarray, *, pe_rows: int, pe_cols: int,
-               acc_entries: int, iaram_entries: int) -> LayerPlan:
+               acc_entries: int, iaram_entries: int, min_kc: int = 1) -> LayerPlan:
     """Choose the bands, tiles, windows and Kc of a layer (see the module docstring).
 
     ``entries`` int64[H, W] is how many IARAM entries each input position needs (summed over the
-    channels, worst image of the batch).
+    channels, worst image of the batch). ``min_kc`` asks for bands small enough that every group
+    has at least that many output channels (DCNN's dot-product lanes; SCNN uses 1).
     """
     integral = np.zeros((entries.shape[0] + 1, entries.shape[1] + 1), dtype=np.int64)
     integral[1:, 1:] = entries.cumsum(0).cumsum(1)
@@ -164,13 +167,13 @@ def plan_layer(ay: Axis, ax: Axis, kg: int, entries: np.ndarray, *, pe_rows: int
             if band is None:
                 break
             bands.append(band)
-        if len(bands) < nb:
+        if len(bands) < nb or min(bd.kc for bd in bands) < min(min_kc, kg):
             continue
-        t = np.concatenate([bd.tiles for bd in bands])
-        per_tile = (integral[t[:, 1], t[:, 3]] - integral[t[:, 0], t[:, 3]]
-                    - integral[t[:, 1], t[:, 2]] + integral[t[:, 0], t[:, 2]])
-        biggest = int(per_tile.max()) if per_tile.size else 0
-        if nb == 1 and biggest <= iaram_entries:
+        per_tile = np.stack([integral[bd.tiles[:, 1], bd.tiles[:, 3]] - integral[bd.tiles[:, 0], bd.tiles[:, 3]]
+                             - integral[bd.tiles[:, 1], bd.tiles[:, 2]] + integral[bd.tiles[:, 0], bd.tiles[:, 2]]
+                             for bd in bands])                     # [band, PE]
+        biggest = int(per_tile.max())
+        if int(per_tile.sum(axis=0).max()) <= iaram_entries:      # every band's tile stays on chip
             return LayerPlan(bands, True, biggest)
         if biggest <= iaram_entries // 2:
             return LayerPlan(bands, False, biggest)
