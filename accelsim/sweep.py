@@ -69,6 +69,7 @@ import argparse
 import collections
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import itertools
 import json
@@ -424,11 +425,35 @@ def pe_grid(result, cfg) -> tuple[int, int]:
     return 1, n
 
 
-def run_point(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """Simulate one point (in a worker). Returns its rows and per-PE data, or its error; never raises."""
+@functools.cache
+def _limit_blas_threads() -> None:
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # then BLAS may run as many threads as cores in every worker
+        log.debug("threadpoolctl is not installed: BLAS threads are not limited in sweep workers")
+        return
+    threadpool_limits(1)
+
+
+def one_thread_per_worker() -> None:
+    """One BLAS and one numba thread in this worker: the pool already keeps every core busy, and
+    N workers x N threads would oversubscribe the machine."""
+    import numba
+
+    _limit_blas_threads()
+    numba.set_num_threads(1)  # thread-local: call it in the thread that runs the point
+
+
+def run_point(payload: Mapping[str, Any], single_threaded: bool = False) -> dict[str, Any]:
+    """Simulate one point (in a worker). Returns its rows and per-PE data, or its error; never raises.
+
+    ``single_threaded``: run with one BLAS / numba thread (set by the parallel executors).
+    """
     from accelsim import __version__
     from accelsim.simulate import load_config, simulate
 
+    if single_threaded:
+        one_thread_per_worker()
     point = Point.from_dict(payload)
     try:
         trace = build_trace(point)
@@ -696,7 +721,7 @@ def _pool_pass(queue: collections.deque, width: int, ctx,
             while queue and len(pending) < 2 * width:
                 p = queue.popleft()
                 try:
-                    pending[pool.submit(run_point, p)] = p
+                    pending[pool.submit(run_point, p, True)] = p
                 except BrokenProcessPool:
                     return [*pending.values(), p]
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -768,7 +793,8 @@ def _run_dask(payloads: list[dict], address: str, workers: int | None) -> Iterat
 
     client = dask_client(address, workers)
     try:
-        futures = client.map(run_point, payloads, pure=False, key=[f"accelsim-point-{p['id']}" for p in payloads])
+        futures = client.map(run_point, payloads, single_threaded=True, pure=False,
+                             key=[f"accelsim-point-{p['id']}" for p in payloads])
         by_key = {f.key: p for f, p in zip(futures, payloads, strict=True)}
         for fut in as_completed(futures):
             p = by_key[fut.key]

@@ -3,7 +3,8 @@
 Every run is a full ``accelsim.sweep.run_sweep`` into a fresh results directory, so the figures
 include executor start-up (pool fork, cluster and worker start-up), trace regeneration in the
 workers and the per-point atomic commit. Parallel efficiency = throughput with N workers /
-(N x single-process throughput).
+(N x single-process, single-thread throughput); the parallel executors run one BLAS / numba
+thread per worker. Needs threadpoolctl (installed with scikit-learn).
 
     python benchmarks/sweep_throughput.py                    # 96 points, 2 workers
     python benchmarks/sweep_throughput.py --points 96 --workers 2 --gemm 256,256,256
@@ -12,6 +13,7 @@ workers and the per-point atomic commit. Parallel efficiency = throughput with N
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import resource
@@ -34,6 +36,39 @@ def _cpu_seconds() -> float:
     """CPU time of this process and of its finished children (pool workers, Dask nannies and workers)."""
     me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _spin(n: int) -> float:
+    start = time.perf_counter()
+    total = 0
+    for i in range(n):
+        total += i
+    return time.perf_counter() - start
+
+
+def machine_ceiling(workers: int, n: int = 20_000_000) -> float:
+    """Parallel efficiency of trivially parallel pure-Python work here: on a shared machine the
+    sweep cannot beat it. 1.0 = the workers really get one core each."""
+    import multiprocessing
+
+    alone = _spin(n)
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        together = max(pool.map(_spin, [n] * workers))
+    return alone / together
+
+
+@contextlib.contextmanager
+def single_threaded():
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    before = numba.get_num_threads()
+    with threadpool_limits(1):
+        numba.set_num_threads(1)
+        try:
+            yield
+        finally:
+            numba.set_num_threads(before)
 
 
 def timed(spec: dict, root: Path, name: str, **kw) -> tuple[float, int, float, float]:
@@ -63,14 +98,19 @@ def main() -> None:
     print(f"accelsim {__version__}, Python {platform.python_version()}, {os.cpu_count()} CPUs, "
           f"load average {load:.2f}")
     print(f"{args.points} points: GEMM {'x'.join(map(str, gemm))} on a {args.size}x{args.size} systolic array")
+    ceiling_before = machine_ceiling(args.workers)
     with tempfile.TemporaryDirectory(prefix="accelsim-bench-") as tmp:
         root = Path(tmp)
         timed(bench_spec(2, gemm, args.size), root, "warmup", workers=1)  # JIT cache, imports
-        rows = [("serial (1 process)", 1, *timed(spec, root, "serial", workers=1))]
+        with single_threaded():  # a one-core baseline: no BLAS / numba threads on the other cores
+            rows = [("serial (1 process, 1 thread)", 1, *timed(spec, root, "serial", workers=1))]
         rows.append((f"local pool ({args.workers} processes)", args.workers,
                      *timed(spec, root, "local", workers=args.workers)))
         rows.append((f"Dask LocalCluster ({args.workers} workers)", args.workers,
                      *timed(spec, root, "dask", workers=args.workers, dask="local")))
+    ceiling_after = machine_ceiling(args.workers)
+    print(f"machine check: {args.workers} pure-Python spinners run at {ceiling_before:.0%} (before) and "
+          f"{ceiling_after:.0%} (after) parallel efficiency (100% = a free core each; less = a shared machine)")
     base = rows[0][3] / rows[0][2] * 60
     base_steady = rows[0][4]
     base_per_cpu = rows[0][3] / rows[0][5]

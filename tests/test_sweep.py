@@ -277,13 +277,13 @@ def test_accelsim_sweep_is_the_function_and_errors_are_accelsim_errors():
     assert issubclass(SpecError, AccelsimError) and issubclass(StoreError, AccelsimError)
 
 
-def _dies_on_rows_8(payload):
+def _dies_on_rows_8(payload, single_threaded=False):
     """Stands in for a point that crashes its worker (segfault, OOM kill)."""
     import os
 
     if payload["overrides"].get("rows") == 8:
         os._exit(3)
-    return run_point(payload)
+    return run_point(payload, single_threaded)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the patched worker function needs fork")
