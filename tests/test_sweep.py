@@ -343,3 +343,28 @@ def test_one_sweep_at_a_time_per_results_directory(tmp_path):
         with pytest.raises(StoreError, match="another sweep is writing"):
             run_sweep(spec(), out, workers=1, progress=False)
     assert run_sweep(spec(), out, workers=1, progress=False).ran == 2  # released with its holder
+
+
+def _threads_after_a_point(payload):
+    import numba
+
+    run_point(payload, single_threaded=True)
+    blas = []
+    try:
+        from threadpoolctl import threadpool_info
+
+        blas = [info["num_threads"] for info in threadpool_info()]
+    except ImportError:
+        pass
+    return numba.get_num_threads(), blas
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses a fork pool")
+def test_parallel_workers_run_one_thread_each():
+    import multiprocessing
+
+    payload = expand(spec())[0].to_dict()
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        numba_threads, blas_threads = pool.apply(_threads_after_a_point, (payload,))
+    assert numba_threads == 1
+    assert all(n == 1 for n in blas_threads)
