@@ -69,7 +69,6 @@ import argparse
 import collections
 import contextlib
 import dataclasses
-import functools
 import hashlib
 import itertools
 import json
@@ -425,8 +424,8 @@ def pe_grid(result, cfg) -> tuple[int, int]:
     return 1, n
 
 
-@functools.cache
 def _limit_blas_threads() -> None:
+    # Every point (~2 ms): a point may load another BLAS (scipy's) that the previous call did not see.
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # then BLAS may run as many threads as cores in every worker
