@@ -1,4 +1,4 @@
-"""SCNN vs DCNN / DCNN-opt as weight and activation density fall together (Parashar et al., ISCA 2017, §VI-B).
+"""SCNN vs DCNN / DCNN-opt as weight and activation density fall together (Parashar et al., ISCA 2017, §VI).
 
 GoogLeNet's conv layers, built by the synthetic generator with the same density d for the weights
 and the input activations of every layer (d = 0.1 ... 1.0), run on the ``scnn``, ``dcnn`` and
@@ -85,21 +85,21 @@ def plot(norm: pd.DataFrame, cross: dict, path: Path) -> Path:
     for chip, style in (("DCNN", "k-"), ("DCNN-opt", "C1--"), ("SCNN", "C0-o")):
         a.plot(x, norm[f"latency.{chip}"], style, label=chip)
         b.plot(x, norm[f"energy.{chip}"], style, label=chip)
-    for ax, key, title in ((a, "perf_crossover", "latency"), (b, "energy_crossover_dcnn", "energy")):
+    notes = {a: [("perf_crossover", "vs DCNN", "C0")],
+             b: [("energy_crossover_dcnn", "vs DCNN", "C0"), ("energy_crossover_dcnn_opt", "vs DCNN-opt", "C1")]}
+    for ax, title in ((a, "latency"), (b, "energy")):
         ax.set_xlabel("weight and activation density")
         ax.set_ylabel(f"{title} / DCNN {title}")
         ax.set_yscale("log")
         ax.grid(True, which="both", alpha=0.3)
-        if cross.get(key):
-            ax.axvline(cross[key], color="C0", lw=0.8, ls=":")
-            ax.annotate(f"crossover {cross[key]:.2f}\n(paper {PAPER[key]})", (cross[key], 1.0),
-                        textcoords="offset points", xytext=(-95, 25), fontsize=8)
-        ax.legend(fontsize=8)
-    if cross.get("energy_crossover_dcnn_opt"):
-        c = cross["energy_crossover_dcnn_opt"]
-        b.axvline(c, color="C1", lw=0.8, ls=":")
-        b.annotate(f"vs DCNN-opt {c:.2f}\n(paper {PAPER['energy_crossover_dcnn_opt']})", (c, 0.3),
-                   textcoords="offset points", xytext=(-95, -10), fontsize=8)
+        text = []
+        for key, what, color in notes[ax]:
+            if cross.get(key):
+                ax.axvline(cross[key], color=color, lw=0.8, ls=":")
+                text.append(f"SCNN crossover {what}: {cross[key]:.2f} (paper ~{PAPER[key]})")
+        ax.text(0.03, 0.97, "\n".join(text), transform=ax.transAxes, va="top", fontsize=8,
+                bbox={"boxstyle": "round", "fc": "white", "alpha": 0.8})
+        ax.legend(fontsize=8, loc="lower right")
     a.set_title(f"{NETWORK}: latency vs density")
     b.set_title(f"{NETWORK}: energy vs density")
     fig.tight_layout()

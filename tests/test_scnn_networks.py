@@ -5,7 +5,7 @@ The full-size validation (all conv layers of AlexNet, GoogLeNet and VGG-16 again
 layers of each network, where the checks that do not depend on the whole network hold:
 functional correctness of every chip, speedups between 1 and the oracle, the ordering of the
 variants (SCNN-SparseA and -SparseW slower than SCNN, DCNN-opt as fast as DCNN and cheaper),
-SCNN cheaper than both baselines, and the paper's fragmentation observation (§VI-C): the late
+SCNN cheaper than both baselines, and the paper's fragmentation observation (§VI): the late
 GoogLeNet 1x1 layers keep fewer than 20% of the multipliers busy.
 """
 
@@ -57,7 +57,7 @@ def test_speedups_and_energy_bounds(results):
 def test_late_googlenet_1x1_fragmentation(results):
     late = sn.late_googlenet_1x1(results)
     assert len(late) == 4
-    assert (late.mult_util < 0.20).all()           # SCNN §VI-C: below 20% utilisation
+    assert (late.mult_util < 0.20).all()           # SCNN §VI: below 20% utilisation
     assert (late.fragmentation_frac > 0.5).all()   # mostly partly filled vectors (7x7 plane, 1 position per PE)
 
 

@@ -67,7 +67,7 @@ class Conv:
     def of(cls, layer: Layer) -> Conv:
         if layer.kind != "conv2d":
             raise UnsupportedLayerError(f"{layer.name!r} is a {layer.kind} layer; this chip models conv2d "
-                                        f"(SCNN §VI-F: FC layers are better served by EIE)")
+                                        f"(SCNN §VI: FC layers are better served by EIE)")
         s = layer.shape
         p, q = conv_output_hw(s)
         return cls(s["N"], s["C"], s["K"], s["groups"], s["H"], s["W"], s["R"], s["S"], s["stride"],

@@ -2,7 +2,7 @@
 
 All three share one planar-tiled PE array (``PlanarArrayConfig``); SCNN adds its sparsity switches,
 DCNN its dense storage and the two DCNN-opt optimisations, and DCNN-opt is DCNN with those two
-switched on (a subclass that only overrides defaults). Paper values (§V, Table 3): 8 x 8 PEs, F x I
+switched on (a subclass that only overrides defaults). Paper values (§V): 8 x 8 PEs, F x I
 = 4 x 4 multipliers per PE, A = 32 accumulator banks of 32 entries, double-buffered, 10 KB IARAM and
 10 KB OARAM per PE, a 50-entry weight FIFO, 16-bit multiplies, 24-bit accumulation, 4-bit zero runs,
 ~1 GHz. DCNN has the same PEs and multipliers and 2 MB of SRAM (§V), which we split as 16 KB IARAM
@@ -49,8 +49,8 @@ class PlanarArrayConfig(ChipConfig):
                                       min=1)
     ppu_words_per_cycle: int = param(4, "outputs the post-processing unit drains per cycle (ReLU, compress, OARAM)",
                                      min=1)
-    dram_bytes_per_cycle: float = param(50.0, "DRAM bandwidth, bytes per core cycle (SCNN §VI-E: 50 GB/s nominal)",
-                                        min=1e-3)
+    dram_bytes_per_cycle: float = param(50.0, "DRAM bandwidth, bytes per core cycle (SCNN §VI temporal "
+                                              "tiling: 50 GB/s nominal)", min=1e-3)
     dram_latency_cycles: int = param(0, "fixed DRAM latency per transfer, cycles", min=0)
     dram_burst_bytes: int = param(64, "DRAM burst size, bytes", min=1, pow2=True)
     dram_type: str = param("LPDDR4", "DRAM type for energy (a key of the table's dram_pj_per_bit)")
@@ -85,7 +85,7 @@ class ScnnConfig(PlanarArrayConfig):
     accelerator: ClassVar[str] = "scnn"
 
     sparse_operands: str = param("both", "operands kept compressed and skipped: both (SCNN), activations "
-                                         "(SCNN-SparseA) or weights (SCNN-SparseW), SCNN §VI-D",
+                                         "(SCNN-SparseA) or weights (SCNN-SparseW), SCNN §VI",
                                  choices=("both", "activations", "weights"))
     acc_queue: int = param(4, "products an accumulator bank can hold (incl. the one it adds this cycle); 1 = pure "
                               "serialisation; our provisioning choice, see kernels.py", min=1, max=1024)

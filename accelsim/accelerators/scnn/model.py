@@ -21,15 +21,18 @@ Per layer (§III-B loop nest ``K/Kc -> C -> W -> H -> Kc -> R -> S``):
    ops, DRAM bits.
 
 ``sparse_operands`` selects SCNN-SparseA (dense weights, every weight delivered) or SCNN-SparseW
-(dense activations) for the §VI-D comparison. Choices where the paper is silent are documented in
+(dense activations) for the §VI comparison. Choices where the paper is silent are documented in
 :mod:`.config`, :mod:`.tiling`, :mod:`.streams`, :mod:`.kernels` and :mod:`.common`; in addition:
 
 * products of zero-valued entries (placeholders, or zeros of a dense operand) are formed, routed
   and accumulated like any other (the datapath does not look at values);
 * a layer whose input fits in the IARAMs costs no DRAM input traffic (the previous layer left it
-  there); a layer whose compressed output (all PEs' shares) overflows the OARAM streams every
-  group's outputs to DRAM;
-* weights are streamed from DRAM once per band (inputs stationary, §III-B).
+  there); a layer whose compressed output overflows an OARAM (the largest PE share of the
+  ReLU'd output) streams every group's outputs to DRAM;
+* weights are streamed from DRAM once per band (inputs stationary, §III-B);
+* energy: the paper's per-component energies come from 16 nm synthesis and are not published per
+  action; all three chips are priced from one table (the preset's ``horowitz45``, 45 nm), with
+  the per-action rules of :func:`.common.energy_reference`.
 
 Extra result columns: ``oracle_cycles`` (non-zero products / multipliers, the paper's oracle),
 ``mult_util`` (effectual products / (cycles x multipliers)), ``slot_util`` (products formed /
