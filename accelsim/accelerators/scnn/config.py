@@ -41,8 +41,10 @@ class PlanarArrayConfig(ChipConfig):
     oaram_bytes: int = param(10240, "output activation RAM per PE, bytes (values and indices)", min=1)
     weight_fifo_entries: int = param(50, "weight FIFO entries per PE (SCNN §V); weights of one channel of a group "
                                          "beyond this are streamed in chunks", min=1)
-    weight_order: str = param("rsk", "linearisation of a Kc x R x S weight block: rsk (output channel fastest) or "
-                                     "krs (kernel column fastest); the paper is silent", choices=("rsk", "krs"))
+    weight_order: str = param("rsk", "linearisation of a Kc x R x S weight block (the paper is silent): rsk "
+                                     "(output channel fastest: a dense vector never hits one entry twice) or krs "
+                                     "(kernel column fastest, the loop order of §III-B: fewer bank conflicts when "
+                                     "sparse, more when dense)", choices=("rsk", "krs"))
     stride_phases: bool = param(True, "split strided convs into stride² phase streams so every product lands on "
                                       "the output grid (our choice; off: off-grid products are wasted)")
     halo_words_per_cycle: int = param(4, "partial sums a PE sends to its neighbours per cycle (halo exchange)",
