@@ -318,3 +318,27 @@ def test_layer_result_metrics_and_rows():
     assert df["compute_cycles"].tolist() == [90, 0]
     assert df["functional_ok"].tolist() == [True, None] and df["seed"].tolist() == [3, 3]
     assert run.totals() == {"cycles": 100, "time_s": 100e-9, "energy_pj": 201.0, "macs_effectual": 240}
+
+
+def test_sram_ports_and_banks_time_bursts():
+    # 64-bit words, 2 banks, 1 port: a 64-byte burst is 8 words -> ceil(8 / 2) = 4 cycles; a second
+    # burst issued at t=0 waits for the port, so it ends at 8. With 2 ports both end at 4.
+    import simpy
+
+    from accelsim.engine import SRAMBuffer, Stats
+
+    for ports, ends in ((1, [4, 8]), (2, [4, 4])):
+        env = simpy.Environment()
+        stats = Stats()
+        sram = SRAMBuffer(env, stats, name="iaram", capacity_bytes=1024, width_bits=64, banks=2, ports=ports)
+        done = []
+
+        def burst(sram=sram, env=env, done=done):
+            yield from sram.access(64)
+            done.append(env.now)
+
+        env.process(burst())
+        env.process(burst())
+        env.run()
+        assert done == ends
+        assert stats.actions[("iaram", "read")] == 16

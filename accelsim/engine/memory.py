@@ -53,14 +53,21 @@ class SRAMBuffer:
     With double buffering, each half holds one tile, so the next tile loads while the current one
     is consumed (``slots`` = 2); otherwise loading and computing alternate (``slots`` = 1). Access
     counts are in words of ``width_bits`` under ``<name>:read``/``<name>:write``.
+
+    Timed accesses (:meth:`access`) go through ``ports`` ports; each port moves one word per bank
+    per cycle, so a burst of ``words`` holds a port for ``ceil(words / banks)`` cycles and a third
+    requester waits while two ports are busy.
     """
 
     def __init__(self, env: simpy.Environment, stats: Stats, *, name: str, capacity_bytes: int,
-                 width_bits: int = 64, banks: int = 1, double_buffered: bool = True):
+                 width_bits: int = 64, banks: int = 1, ports: int = 1, double_buffered: bool = True):
+        if banks < 1 or ports < 1:
+            raise ValueError("an SRAM needs at least one bank and one port")
         self.env, self.stats, self.name = env, stats, name
         self.capacity_bytes = capacity_bytes
         self.width_bits = width_bits
         self.banks = banks
+        self.ports = simpy.Resource(env, capacity=ports)
         self.double_buffered = double_buffered
         self.slots = simpy.Container(env, capacity=2 if double_buffered else 1, init=2 if double_buffered else 1)
 
@@ -82,6 +89,14 @@ class SRAMBuffer:
     def write(self, nbytes: float) -> None:
         self.stats.count(self.name, "write", self._words(nbytes))
         self.stats.moved(self.name, nbytes)
+
+    def access(self, nbytes: float, *, write: bool = False) -> Generator:
+        """simpy process: a timed burst through one port (waits for a free port), counted like read/write."""
+        words = self._words(nbytes)
+        with self.ports.request() as req:
+            yield req
+            yield self.env.timeout(math.ceil(words / self.banks))
+        (self.write if write else self.read)(nbytes)
 
     def acquire(self) -> simpy.events.Event:
         """Claim a free slot (waits while both halves hold unconsumed tiles)."""
