@@ -84,7 +84,12 @@ class PricedLayer:
         row.update({f"stall.{c}": float(v) for c, v in sorted(r.stall_cycles.items())})
         row["dram_bytes"] = float(r.bytes_moved.get("dram", 0.0))
         row["functional_ok"] = self.functional_ok
-        row.update({k: v for k, v in r.extra.items() if np.isscalar(v)})
+        for k, v in r.extra.items():
+            if not np.isscalar(v):
+                continue
+            if k in row:  # a chip's extra must not silently replace a standard column
+                raise ValueError(f"{self.accelerator}: LayerResult.extra key {k!r} collides with a result column")
+            row[k] = v
         return row
 
 

@@ -121,3 +121,15 @@ def test_simulate_rows_and_energy_breakdown():
     from accelsim.energy import load_table
 
     assert row["energy_pj.pe"] == pytest.approx(512 * load_table("horowitz45").mac_pj(16, 32))
+
+
+def test_extra_scalars_cannot_replace_standard_columns():
+    from accelsim.results import PricedLayer
+
+    res = simulate_layer(gemm_layer(4, 4, 3), cfg())
+    res.extra["padding_share"] = 0.25
+    row = PricedLayer(res, "t", "systolic", "c", 1e9, {"pe": 1.0}, True).row()
+    assert row["padding_share"] == 0.25
+    res.extra["cycles"] = 1
+    with pytest.raises(ValueError, match="collides"):
+        PricedLayer(res, "t", "systolic", "c", 1e9, {"pe": 1.0}, True).row()
