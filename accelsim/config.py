@@ -105,18 +105,23 @@ def _check_field(f: dataclasses.Field, typ: Any, value: Any) -> Any:
     return value
 
 
-def parse_overrides(items: list[str] | None) -> dict[str, Any]:
-    """Parse CLI ``--set key=value`` items; values are read as YAML scalars (64, 1e9, true, ws)."""
+def parse_key_values(items: list[str] | None, option: str = "--set") -> dict[str, Any]:
+    """Parse CLI ``key=value`` items; values are read as YAML scalars (64, 1e9, true, ws)."""
     out: dict[str, Any] = {}
     for item in items or []:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
-            raise ConfigError(f"--set {item!r}: expected key=value")
+            raise ConfigError(f"{option} {item!r}: expected key=value")
         try:
             out[key.strip()] = yaml.safe_load(raw)
         except yaml.YAMLError:
-            raise ConfigError(f"--set {item!r}: cannot parse the value") from None
+            raise ConfigError(f"{option} {item!r}: cannot parse the value") from None
     return out
+
+
+def parse_overrides(items: list[str] | None) -> dict[str, Any]:
+    """Parse ``--set key=value`` config overrides."""
+    return parse_key_values(items, "--set")
 
 
 def _resolve(source: str | os.PathLike) -> tuple[Path, str]:

@@ -1,4 +1,4 @@
-"""The `accelsim` command: run, info, synth, plus export / sweep / results / plot when present.
+"""The `accelsim` command: run, info, synth here; export, sweep, results and plot in this package.
 
 Every bad input exits with code 2 and one line on stderr; ``--debug`` shows the traceback.
 """
@@ -15,13 +15,13 @@ import yaml
 
 from accelsim.errors import AccelsimError
 
-#: Subcommands that live beside their subject; each module has ``add_arguments(p)`` and ``main(args)``.
+#: Subcommands with a module each under accelsim/cli/ (``COMMAND_HELP``, ``add_arguments(p)``, ``main(args)``).
 #: Imported when the parser is built, so they keep heavy imports (torch, dask) inside functions.
-EXTERNAL_COMMANDS = {
-    "export": "accelsim.trace.export_cli",
-    "sweep": "accelsim.sweep",
-    "results": "accelsim.sweep_results",
-    "plot": "accelsim.plot",
+SUBCOMMAND_MODULES = {
+    "export": "accelsim.cli.export",
+    "sweep": "accelsim.cli.sweep",
+    "results": "accelsim.cli.results",
+    "plot": "accelsim.cli.plot",
 }
 
 
@@ -199,13 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
         add(p)
         p.set_defaults(func=func)
-    for name, module_name in EXTERNAL_COMMANDS.items():
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name and exc.name.startswith("accelsim"):
-                continue  # that part of accelsim is not built yet
-            raise
+    for name, module_name in SUBCOMMAND_MODULES.items():
+        module = importlib.import_module(module_name)
         p = sub.add_parser(name, help=module.COMMAND_HELP, description=module.COMMAND_HELP)
         module.add_arguments(p)
         p.set_defaults(func=module.main)
@@ -238,6 +233,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"accelsim: error: {msg}", file=sys.stderr)
         return 2
 
-
-if __name__ == "__main__":
-    sys.exit(main())

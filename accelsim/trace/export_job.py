@@ -1,7 +1,7 @@
-"""``accelsim export``: build a zoo model (or train the digits CNN), prune it, and write its trace.
+"""The work behind ``accelsim export``: build a zoo model (or train the digits CNN), prune it, write its trace.
 
-This module is imported whenever the ``accelsim`` parser is built, so it must not import torch at
-module level: :func:`main` imports it and says how to install it when it is missing.
+The CLI (:mod:`accelsim.cli.export`) imports this module whenever the parser is built, so it must not
+import torch at module level: :func:`run_export` imports it and says how to install it when it is missing.
 """
 
 from __future__ import annotations
@@ -95,7 +95,25 @@ def _command_line(args: argparse.Namespace) -> str:
     return shlex.join(parts)
 
 
-def main(args: argparse.Namespace) -> int:
+@dataclasses.dataclass(frozen=True)
+class ExportSummary:
+    """What one export did, for the CLI to report."""
+
+    path: Path
+    layers: int
+    training: bool
+    batch: int
+    pruning_method: str
+    achieved_sparsity: float
+    accuracy: tuple[float, float] | None
+    train_seconds: float
+    export_seconds: float
+    total_seconds: float
+    skipped_ops: dict
+
+
+def run_export(args: argparse.Namespace) -> ExportSummary:
+    """Build, prune and export the model ``args`` describe (the options of :func:`add_arguments`)."""
     try:
         import torch
     except ImportError:
@@ -170,15 +188,10 @@ def main(args: argparse.Namespace) -> int:
     trace = export(model, inputs, args.output, training=args.training, targets=targets if args.training else None,
                    provenance=provenance, skip_unsupported=args.skip_unsupported, name=args.model)
     export_seconds = time.perf_counter() - t0
-    path = Path(args.output)
     pruning = trace.provenance.get("pruning", {})
-    print(f"wrote {path}: {len(trace)} layers, {path.stat().st_size / 1e6:.2f} MB "
-          f"({'training' if args.training else 'inference'} trace, batch {batch})")
-    print(f"pruning {pruning.get('method', 'none')}: weight sparsity {pruning.get('achieved_sparsity', 0.0):.4f}"
-          + (f"; accuracy dense {accuracy[0]:.4f} -> pruned {accuracy[1]:.4f}" if accuracy else ""))
-    print(f"time: train/prune {train_seconds:.1f} s, record+write {export_seconds:.1f} s, "
-          f"total {time.perf_counter() - start:.1f} s")
-    skipped = trace.provenance.get("skipped_ops") or {}
-    if skipped:
-        print("skipped ops: " + ", ".join(f"{k} x{v}" for k, v in skipped.items()))
-    return 0
+    return ExportSummary(
+        path=Path(args.output), layers=len(trace), training=args.training, batch=batch,
+        pruning_method=pruning.get("method", "none"), achieved_sparsity=pruning.get("achieved_sparsity", 0.0),
+        accuracy=accuracy, train_seconds=train_seconds, export_seconds=export_seconds,
+        total_seconds=time.perf_counter() - start, skipped_ops=dict(trace.provenance.get("skipped_ops") or {}),
+    )
