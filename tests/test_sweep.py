@@ -288,7 +288,7 @@ def _dies_on_rows_8(payload, single_threaded=False):
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the patched worker function needs fork")
 def test_a_point_that_kills_its_worker_fails_alone(monkeypatch, tmp_path):
-    monkeypatch.setattr(importlib.import_module("accelsim.sweep"), "run_point", _dies_on_rows_8)
+    monkeypatch.setattr(importlib.import_module("accelsim.sweep.executors"), "run_point", _dies_on_rows_8)
     doc = {"traces": [{"synth": {"gemm": [16, 16, 16], "seed": [0, 1, 2]}}],
            "accelerators": [{"config": "systolic", "zip": {"rows": [4, 8], "cols": [4, 8]}}]}
     res = run_sweep(doc, tmp_path / "res", workers=2, progress=False)
