@@ -79,6 +79,19 @@ class ChipConfig:
                  f.metadata.get("doc", "")) for f in dataclasses.fields(cls)]
 
 
+@dataclass(frozen=True)
+class DRAMChipConfig(ChipConfig):
+    """A chip with an off-chip DRAM channel (``accelsim.engine.DRAM``): the same fields on every such chip.
+
+    Subclasses may redeclare a field only to change its default (and cite the source).
+    """
+
+    dram_bytes_per_cycle: float = param(32.0, "DRAM bandwidth, bytes per core cycle", min=1e-3)
+    dram_latency_cycles: int = param(0, "fixed DRAM latency per transfer, cycles", min=0)
+    dram_burst_bytes: int = param(64, "DRAM burst size, bytes", min=1, pow2=True)
+    dram_type: str = param("LPDDR4", "DRAM type for energy (a key of the table's dram_pj_per_bit)")
+
+
 def _check_field(f: dataclasses.Field, typ: Any, value: Any) -> Any:
     """Check one field's type and range; return the value (ints widened to float fields)."""
     name = f.name

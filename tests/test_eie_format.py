@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from accelsim.formats.eie import build_codebook, encode_eie, quantize
-from accelsim.formats.relative_index import encode_columns, encode_csc, encode_vector
+from accelsim.formats.relative_index import encode_columns, encode_csc
 
 
 def decode_naive(enc) -> np.ndarray:
@@ -29,14 +29,7 @@ def decode_naive(enc) -> np.ndarray:
     return out
 
 
-def test_paper_example_column():
-    # EIE §III-A / Fig. 3: column [0,0,1,2,0 x 18,3] -> v = [1,2,0,3], x = [2,0,15,2]
-    col = np.array([0, 0, 1, 2] + [0] * 18 + [3], dtype=np.float32)
-    enc = encode_vector(col)
-    assert enc.values.tolist() == [1, 2, 0, 3]
-    assert enc.runs.tolist() == [2, 0, 15, 2]
-    assert enc.padding.tolist() == [False, False, True, False]
-    assert enc.padding_entries == 1
+# The plain encoder on the paper's column is tested in test_formats_relative_index.test_eie_worked_example.
 
 
 def test_paper_example_through_eie_encoding():

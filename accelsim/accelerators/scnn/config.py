@@ -15,12 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from accelsim.config import ChipConfig, param
+from accelsim.config import DRAMChipConfig, param
 from accelsim.errors import ConfigError
 
 
 @dataclass(frozen=True)
-class PlanarArrayConfig(ChipConfig):
+class PlanarArrayConfig(DRAMChipConfig):
     """The PE array, accumulators, buffers and DRAM shared by SCNN, DCNN and DCNN-opt."""
 
     accelerator: ClassVar[str] = ""
@@ -53,9 +53,6 @@ class PlanarArrayConfig(ChipConfig):
                                      min=1)
     dram_bytes_per_cycle: float = param(50.0, "DRAM bandwidth, bytes per core cycle (SCNN §VI temporal "
                                               "tiling: 50 GB/s nominal)", min=1e-3)
-    dram_latency_cycles: int = param(0, "fixed DRAM latency per transfer, cycles", min=0)
-    dram_burst_bytes: int = param(64, "DRAM burst size, bytes", min=1, pow2=True)
-    dram_type: str = param("LPDDR4", "DRAM type for energy (a key of the table's dram_pj_per_bit)")
 
     @property
     def pes(self) -> int:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from accelsim.config import ChipConfig, param
+from accelsim.config import DRAMChipConfig, param
 from accelsim.errors import ConfigError
 
 
 @dataclass(frozen=True)
-class SystolicConfig(ChipConfig):
+class SystolicConfig(DRAMChipConfig):
     """An R x C array of MAC PEs with OS, WS or IS dataflow and three SRAMs (SCALE-Sim's layout)."""
 
     accelerator: ClassVar[str] = "systolic"
@@ -26,10 +26,6 @@ class SystolicConfig(ChipConfig):
     filter_sram_bytes: int = param(1024 * 1024, "weight-operand SRAM capacity, bytes", min=1)
     ofmap_sram_bytes: int = param(512 * 1024, "output SRAM capacity, bytes", min=1)
     double_buffered: bool = param(True, "SRAMs hold two tiles so DRAM loads overlap compute")
-    dram_bytes_per_cycle: float = param(32.0, "DRAM bandwidth, bytes per core cycle", min=1e-3)
-    dram_latency_cycles: int = param(0, "fixed DRAM latency per transfer, cycles", min=0)
-    dram_burst_bytes: int = param(64, "DRAM burst size, bytes", min=1, pow2=True)
-    dram_type: str = param("LPDDR4", "DRAM type for energy (a key of the table's dram_pj_per_bit)")
     sparsity_n: int = param(0, "N of SCALE-Sim's N:M weight sparsity (0 = dense)", min=0)
     sparsity_m: int = param(0, "M of SCALE-Sim's N:M weight sparsity (0 = dense)", min=0)
 

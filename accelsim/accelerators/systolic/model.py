@@ -58,8 +58,8 @@ def compact_nm(b: np.ndarray, n: int, m: int) -> tuple[np.ndarray, np.ndarray]:
                                    f"(rows {g0}..{g1 - 1}); prune with --structure nm:{n}:{m}")
         for j in range(sc):
             rows = np.flatnonzero(nz[:, j])
-            fill = [r for r in range(g1 - g0) if r not in set(rows)][: slots - rows.size]
-            chosen = np.sort(np.concatenate([rows, np.array(fill, dtype=np.int64)]))
+            fill = np.flatnonzero(~nz[:, j])[: slots - rows.size]
+            chosen = np.sort(np.concatenate([rows, fill]))
             idx[out_row:out_row + slots, j] = g0 + chosen
             vals[out_row:out_row + slots, j] = block[chosen, j]
         out_row += slots
@@ -105,7 +105,7 @@ def _fold_tiles(cfg: SystolicConfig, sr: int, sc: int, t: int, stats: Stats) -> 
                 seen_f.add(f_key)
             stats.count("ifmap_sram", "read", if_elems)
             stats.count("filter_sram", "read", f_elems)
-            stats.count("ofmap_sram", "write", out_final + psum if cfg.dataflow != "os" else out_final)
+            stats.count("ofmap_sram", "write", out_final + psum)  # psum is 0 for OS
             stats.count("ofmap_sram", "read", psum + out_final)
             store = out_final * w
             if psum and not fits_of:  # partial sums spill: read back before, written after
