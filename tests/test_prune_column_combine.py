@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from accelsim.trace.column_combine import (
+from accelsim.formats.column_combine import (
     combine_mask,
     group_conflicts,
     max_conflicts,

@@ -2,7 +2,7 @@
 
 The PyTorch side (extra ``torch``; nothing outside this package imports torch, and importing this
 package does not): :func:`export` (``accelsim.trace.exporter``), the torch model zoo
-(``torch_zoo``), pruning methods (``prune``, ``column_combine``) and the digits task (``digits``).
+(``torch_zoo``), pruning methods (``prune``) and the digits task (``digits``).
 """
 
 from accelsim.trace.format import Trace, load_trace

@@ -25,7 +25,7 @@ Methods (the CLI spelling in brackets):
 - :func:`channel` [``channel``]: whole filters (rows) with the smallest L2 norm removed; torch's
   ``LnStructured`` criterion. The last prunable layer (the classifier) is left alone by default.
 - :func:`column_combine` [``column-combine:ALPHA:GAMMA``]: magnitude pruning to the target, then
-  Kung et al.'s grouping and column-combine pruning (:mod:`accelsim.trace.column_combine`); the
+  Kung et al.'s grouping and column-combine pruning (:mod:`accelsim.formats.column_combine`); the
   packing goes into each module's ``accelsim_attrs`` and from there into the trace.
 - :func:`dropback` [``dropback``]: Dropback (Golub et al. 2018) as modified by Procrustes (Yang et
   al. 2020): a global tracked set by accumulated gradient, decaying initial values, for N SGD steps.
@@ -50,7 +50,7 @@ from torch import nn
 from torch.nn.utils import prune
 
 from accelsim.errors import AccelsimError
-from accelsim.trace import column_combine as cc
+from accelsim.formats import column_combine as cc
 
 log = logging.getLogger(__name__)
 
@@ -358,7 +358,7 @@ def column_combine(model: nn.Module, alpha: int, gamma: float, *, sparsity: floa
     """Column combining (Kung et al. 2019): magnitude-prune to ``sparsity``, group columns, prune conflicts.
 
     Per conv / linear layer: layer-wise magnitude pruning to ``sparsity`` (if above the current
-    sparsity), then :func:`accelsim.trace.column_combine.pack_columns` with ``alpha`` (max columns per
+    sparsity), then :func:`accelsim.formats.column_combine.pack_columns` with ``alpha`` (max columns per
     group) and ``gamma`` (conflicts per row allowed on average), then column-combine pruning. So the
     achieved sparsity is at least ``sparsity``: each group loses its conflicts (at most
     ``int(gamma * rows)`` weights). The packing is stored in ``module.accelsim_attrs["column_combine"]``:
