@@ -16,11 +16,11 @@ import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 from torch.nn.utils import prune as torch_prune  # noqa: E402
 
-from accelsim.trace import export as lazy_export  # noqa: E402
-from accelsim.trace.exporter import UnsupportedOpError, export, layer_specs  # noqa: E402
+from accelsim.export import export as lazy_export  # noqa: E402
+from accelsim.export.exporter import UnsupportedOpError, export, layer_specs  # noqa: E402
+from accelsim.export.torch_zoo import MatMul  # noqa: E402
 from accelsim.trace.format import load_trace  # noqa: E402
 from accelsim.trace.lowering import reference_output  # noqa: E402
-from accelsim.trace.torch_zoo import MatMul  # noqa: E402
 
 
 def _close(a, b, tol=1e-5):
@@ -313,8 +313,18 @@ def test_saved_trace_round_trips_and_reexport_is_bit_identical(tmp_path):
         assert x.name == y.name and x.shape == y.shape
         for t, arr in x.tensors().items():
             np.testing.assert_array_equal(arr, getattr(y, t))
-    # the package-level accelsim.trace.export is the same exporter
+    # the package-level accelsim.export.export is the same exporter
     assert lazy_export(ConvNet().eval(), _inputs(9)).layer_names == ["conv1", "conv2", "fc"]
+
+
+def test_old_name_accelsim_trace_export_still_works_and_warns():
+    import accelsim.trace
+
+    with pytest.warns(DeprecationWarning, match="moved to accelsim.export.export"):
+        old = accelsim.trace.export
+    assert old is lazy_export
+    with pytest.raises(AttributeError):
+        accelsim.trace.no_such_name  # noqa: B018
 
 
 def test_exported_trace_loads_and_simulates_without_torch(tmp_path):

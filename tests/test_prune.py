@@ -12,9 +12,9 @@ from torch import nn  # noqa: E402
 
 from accelsim.accelerators.systolic.model import compact_nm  # noqa: E402
 from accelsim.errors import AccelsimError  # noqa: E402
+from accelsim.export import prune  # noqa: E402
+from accelsim.export.exporter import export  # noqa: E402
 from accelsim.formats.column_combine import group_conflicts  # noqa: E402
-from accelsim.trace import prune  # noqa: E402
-from accelsim.trace.exporter import export  # noqa: E402
 from accelsim.trace.format import load_trace  # noqa: E402
 from accelsim.trace.lowering import gemm_operands  # noqa: E402
 

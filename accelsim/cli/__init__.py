@@ -188,7 +188,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from accelsim import __version__
+    from accelsim.version import __version__
 
     parser = _Parser(prog="accelsim", description="Cycle-level simulator of sparse DNN accelerators")
     parser.add_argument("--version", action="version", version=f"accelsim {__version__}")

@@ -1,10 +1,10 @@
-"""`accelsim export`: a PyTorch model, pruned, as a trace (the work is in :mod:`accelsim.trace.export_job`)."""
+"""`accelsim export`: a PyTorch model, pruned, as a trace (the work is in :mod:`accelsim.export.export_job`)."""
 
 from __future__ import annotations
 
 import argparse
 
-from accelsim.trace.export_job import COMMAND_HELP, add_arguments, run_export
+from accelsim.export.export_job import COMMAND_HELP, add_arguments, run_export
 
 __all__ = ["COMMAND_HELP", "add_arguments", "main"]
 

@@ -9,7 +9,7 @@ import pandas as pd
 
 from accelsim.errors import AccelsimError
 from accelsim.sweep import Store
-from accelsim.sweep_results import point_totals
+from accelsim.sweep.totals import point_totals
 
 COMMAND_HELP = "print a sweep's results per point, or export the consolidated table (Parquet/CSV)"
 

@@ -1,7 +1,7 @@
 """Column combining (Kung, McDanel & Zhang, ASPLOS 2019, arXiv 1811.04770): grouping and packing.
 
 numpy + numba only (no torch), so a systolic-array model can use the packing directly; the
-pruning driver that applies it to a torch model is :func:`accelsim.trace.prune.column_combine`.
+pruning driver that applies it to a torch model is :func:`accelsim.export.prune.column_combine`.
 
 The filter matrix has one row per filter (output unit) and one column per input channel x kernel
 position, i.e. the flattened ``(C/groups, R, S)`` reduction axis in ``(c, r, s)`` order, which is

@@ -111,7 +111,7 @@ class Store:
 
         Call it holding :meth:`locked` (it removes temporaries a killed run left behind).
         """
-        from accelsim import __version__
+        from accelsim.version import __version__
 
         ids = [p.id for p in points]
         if self.exists():

@@ -71,8 +71,8 @@ def run_point(payload: Mapping[str, Any], single_threaded: bool = False) -> dict
 
     ``single_threaded``: run with one BLAS / numba thread (set by the parallel executors).
     """
-    from accelsim import __version__
     from accelsim.simulate import load_config, simulate
+    from accelsim.version import __version__
 
     if single_threaded:
         one_thread_per_worker()

@@ -1,19 +1,27 @@
-"""Traces: the Layer model, the v1 file format, the shape zoo and the synthetic generator.
+"""Traces: the Layer model, the trace file format, the network shape zoo and the synthetic generator.
 
-The PyTorch side (extra ``torch``; nothing outside this package imports torch, and importing this
-package does not): :func:`export` (``accelsim.trace.exporter``), the torch model zoo
-(``torch_zoo``), pruning methods (``prune``) and the digits task (``digits``).
+This package is the format layer every chip reads; it never imports torch. The PyTorch side
+(exporter, pruning, the torch model zoo, the digits task) is :mod:`accelsim.export`, which depends on
+this package and not the reverse. ``accelsim.trace.export`` is kept as a deprecated alias of
+:func:`accelsim.export.export`, resolved on first use only.
 """
+
+from __future__ import annotations
+
+import importlib
+import warnings
+from typing import Any
 
 from accelsim.trace.format import Trace, load_trace
 from accelsim.trace.layer import Layer, LayerSpec
 from accelsim.trace.synthetic import synth
 
-__all__ = ["Layer", "LayerSpec", "Trace", "export", "load_trace", "synth"]
+__all__ = ["Layer", "LayerSpec", "Trace", "load_trace", "synth"]
 
 
-def export(model, example_inputs, path=None, **kwargs) -> Trace:
-    """Export a PyTorch model as a trace; see :func:`accelsim.trace.exporter.export` (imports torch)."""
-    from accelsim.trace.exporter import export as _export
-
-    return _export(model, example_inputs, path, **kwargs)
+def __getattr__(name: str) -> Any:
+    # The one upward reference, kept for users of the pre-0.2 name; it imports nothing until asked for.
+    if name == "export":
+        warnings.warn("accelsim.trace.export moved to accelsim.export.export", DeprecationWarning, stacklevel=2)
+        return importlib.import_module("accelsim.export").export
+    raise AttributeError(f"module 'accelsim.trace' has no attribute {name!r}")

@@ -200,6 +200,6 @@ def synth(network: str | None = None, gemm: tuple[int, int, int] | None = None, 
 
 
 def _tool_versions() -> dict[str, str]:
-    from accelsim import __version__
+    from accelsim.version import __version__
 
     return {"accelsim": __version__, "numpy": np.__version__}

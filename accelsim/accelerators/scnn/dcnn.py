@@ -41,7 +41,7 @@ from accelsim.accelerators.base import Accelerator
 from accelsim.accelerators.scnn import kernels as K
 from accelsim.accelerators.scnn.common import BandWork, Conv, GroupWork, Tally, energy_reference, nbytes, ppu_cycles
 from accelsim.accelerators.scnn.config import DcnnConfig, DcnnOptConfig
-from accelsim.accelerators.scnn.model import _finish, account_drain, carry_spills, geometry_vector
+from accelsim.accelerators.scnn.model import finish_layer, account_drain, carry_spills, geometry_vector
 from accelsim.accelerators.scnn.streams import activation_streams, phase_list, weight_streams
 from accelsim.accelerators.scnn.tiling import BandPlan, plan_layer
 from accelsim.energy import ERT, EnergyTable
@@ -169,7 +169,7 @@ def simulate_layer(layer: Layer, cfg: DcnnConfig) -> LayerResult:
     extra = {"wasted_products": int(wasted), "padding_products": 0,
              "virtual_channels": conv.cg * len(phase_list(conv.stride, cfg.stride_phases))}
     dram_bits = comp_bits if cfg.compressed_dram else bits
-    return _finish(layer, cfg, conv, tally, bands, plan, out, False, bits, dram_bits, issued, effectual, extra)
+    return finish_layer(layer, cfg, conv, tally, bands, plan, out, False, bits, dram_bits, issued, effectual, extra)
 
 
 def dcnn_energy_reference(cfg: DcnnConfig, table: EnergyTable) -> ERT:

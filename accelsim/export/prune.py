@@ -2,7 +2,7 @@
 
 Each method computes keep-masks and installs them with ``torch.nn.utils.prune`` (the module gets
 ``weight_orig`` + ``weight_mask`` and a pre-hook that multiplies them), so fine-tuning keeps the
-zeros and :func:`accelsim.trace.exporter.export` records the masked weight. Re-applying a method
+zeros and :func:`accelsim.export.exporter.export` records the masked weight. Re-applying a method
 (iterative pruning) multiplies the new mask into the old one, so pruned weights stay pruned.
 :func:`finalize` makes the zeros permanent (``prune.remove``).
 
@@ -489,7 +489,7 @@ def apply(model: nn.Module, spec: PruneSpec | str, sparsity: float | None = None
         return channel(model, sparsity, **kwargs)
     if spec.method == "column-combine":
         return column_combine(model, spec.alpha, spec.gamma, sparsity=sparsity, **kwargs)
-    raise AccelsimError(f"pruning {spec.method} needs training data; call accelsim.trace.prune.dropback")
+    raise AccelsimError(f"pruning {spec.method} needs training data; call accelsim.export.prune.dropback")
 
 
 def finalize(model: nn.Module) -> nn.Module:

@@ -498,7 +498,7 @@ def _module_attrs(model: nn.Module) -> dict[str, dict]:
 
 
 def tool_versions() -> dict[str, str]:
-    from accelsim import __version__
+    from accelsim.version import __version__
 
     return {"accelsim": __version__, "torch": torch.__version__, "numpy": np.__version__}
 
@@ -586,7 +586,7 @@ def export(model: nn.Module, example_inputs: Any, path: str | os.PathLike | None
     """
     layers, info = record(model, example_inputs, training=training, loss_fn=loss_fn, targets=targets,
                           skip_unsupported=skip_unsupported)
-    prov: dict[str, Any] = {"model": name or type(model).__name__, "exporter": "accelsim.trace.exporter",
+    prov: dict[str, Any] = {"model": name or type(model).__name__, "exporter": "accelsim.export.exporter",
                             "training": training, "tools": tool_versions(), **info}
     pruning = getattr(model, "accelsim_pruning", None)
     if pruning is not None:

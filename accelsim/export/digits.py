@@ -8,7 +8,7 @@ dataset's mean and standard deviation; a stratified split (``test_fraction`` 0.2
 Recipe (:class:`Recipe`; SGD with momentum 0.9, minibatch 64, single-threaded so the result is the
 same bit for bit on any machine):
 
-1. train the dense :class:`~accelsim.trace.torch_zoo.LeNet5` for ``epochs`` epochs;
+1. train the dense :class:`~accelsim.export.torch_zoo.LeNet5` for ``epochs`` epochs;
 2. prune in ``prune_rounds`` rounds to the target on Zhu & Gupta's cubic schedule
    (s_r = s (1 - (1 - r/R)^3)), fine-tuning ``finetune_epochs`` after each round with the masks held
    fixed. N:M has one round (its sparsity is fixed). Dropback instead trains the same initial weights
@@ -31,8 +31,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from accelsim.errors import AccelsimError
-from accelsim.trace import prune
-from accelsim.trace.torch_zoo import LeNet5
+from accelsim.export import prune
+from accelsim.export.data import load_digits_tensors
+from accelsim.export.torch_zoo import LeNet5
 
 log = logging.getLogger(__name__)
 
@@ -102,19 +103,6 @@ def _single_thread():
         yield
     finally:
         torch.set_num_threads(threads)
-
-
-def load_digits_tensors(size: int = 32, normalise: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-    """All 1,797 digits as (N, 1, size, size) float32 and int64 labels."""
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
-    x = torch.from_numpy(digits.images.astype(np.float32) / 16.0).unsqueeze(1)
-    if size != 8:
-        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
-    if normalise:
-        x = (x - x.mean()) / x.std()
-    return x.contiguous(), torch.from_numpy(digits.target.astype(np.int64))
 
 
 def load_data(seed: int = 0, test_fraction: float = 0.25) -> DigitsData:

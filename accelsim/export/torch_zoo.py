@@ -8,7 +8,7 @@ Networks (paper, section):
 
 - ``lenet5``: LeCun et al. 1998, Fig. 2 (C1 6@5x5, S2, C3 16@5x5, S4, F5 120, F6 84, output 10)
   with ReLU and max pooling, on 32x32 inputs; ``digits`` feeds it the 8x8 scikit-learn digits
-  upsampled to 32x32 (:mod:`accelsim.trace.digits`).
+  upsampled to 32x32 (:mod:`accelsim.export.digits`).
 - ``alexnet``: Krizhevsky et al. 2012, Fig. 2, the two-GPU (grouped) Caffe variant on 227x227,
   with local response normalisation after conv1 and conv2.
 - ``vgg16``: Simonyan & Zisserman 2015, Table 1 config D.
@@ -42,6 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from accelsim.errors import AccelsimError
+from accelsim.export.data import load_digits_tensors
 
 # ------------------------------------------------------------------------------------- building blocks
 
@@ -413,8 +414,6 @@ def text_tokens(seq_len: int, batch: int = 1) -> torch.Tensor:
 
 def digit_images(batch: int, size: int = 32, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """(images (batch, 1, size, size), labels) from scikit-learn's digits, seeded sample."""
-    from accelsim.trace.digits import load_digits_tensors
-
     x, y = load_digits_tensors(size=size)
     idx = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed))[:batch]
     return x[idx].contiguous(), y[idx].contiguous()
@@ -422,8 +421,6 @@ def digit_images(batch: int, size: int = 32, seed: int = 0) -> tuple[torch.Tenso
 
 def digit_sequences(batch: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """(rows (batch, 8, 8), labels): each digit as a sequence of its 8 pixel rows, values in [0, 1]."""
-    from accelsim.trace.digits import load_digits_tensors
-
     x, y = load_digits_tensors(size=8, normalise=False)
     idx = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed))[:batch]
     return x[idx, 0].contiguous(), y[idx].contiguous()
@@ -468,7 +465,7 @@ MODELS: dict[str, ZooEntry] = {
     "resnet50": ZooEntry(lambda: ResNet(Bottleneck, (3, 4, 6, 3)), _photo_inputs(224), _PHOTO.format(224), "resnet50"),
     "mobilenet_v2": ZooEntry(MobileNetV2, _photo_inputs(224), _PHOTO.format(224), "mobilenet_v2"),
     "transformer": ZooEntry(TransformerEncoder, _text_inputs,
-                            "bytes of a fixed English sentence (accelsim.trace.torch_zoo.SAMPLE_TEXT), 128 tokens",
+                            "bytes of a fixed English sentence (accelsim.export.torch_zoo.SAMPLE_TEXT), 128 tokens",
                             "bert-base"),
     "lstm": ZooEntry(SequenceLSTM, lambda b, s: digit_sequences(b, s),
                      "scikit-learn digits, each image read as a sequence of its 8 pixel rows"),
