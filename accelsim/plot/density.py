@@ -3,7 +3,6 @@ activation) density, one line per config; seeds are averaged."""
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -25,8 +24,6 @@ from accelsim.plot.style import (
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
-
-log = logging.getLogger(__name__)
 
 
 def _vs_density(df: pd.DataFrame, metric: str, x: str, title: str | None) -> Figure:

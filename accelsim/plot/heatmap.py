@@ -3,7 +3,6 @@ arrays and as bars for 1-D ones."""
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -18,8 +17,6 @@ from accelsim.plot.style import (
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
-
-log = logging.getLogger(__name__)
 
 
 def pe_frame(run, cfg=None) -> pd.DataFrame:

@@ -3,7 +3,6 @@ and cheaper) highlighted."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -23,8 +22,6 @@ from accelsim.plot.style import (
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
-
-log = logging.getLogger(__name__)
 
 
 def pareto_front(latency: Sequence[float], energy: Sequence[float]) -> np.ndarray:

@@ -3,7 +3,6 @@ PE count. Where several shapes have the same PE count, the fastest is kept."""
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -24,8 +23,6 @@ from accelsim.plot.style import (
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
-
-log = logging.getLogger(__name__)
 
 
 def scaling(df: pd.DataFrame, *, title: str | None = None) -> Figure:

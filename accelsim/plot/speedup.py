@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -24,8 +23,6 @@ from accelsim.plot.style import (
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
-
-log = logging.getLogger(__name__)
 
 
 def speedup(df: pd.DataFrame, *, baseline: str | None = None, title: str | None = None) -> Figure:
