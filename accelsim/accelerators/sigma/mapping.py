@@ -62,8 +62,8 @@ def plan_kmajor_folds(col_ptr: np.ndarray, multipliers: int, words_per_cycle: in
             k_first = np.searchsorted(col_ptr, pos, side="right") - 1
             k_last = np.searchsorted(col_ptr, end - 1, side="right") - 1
             distinct = rank[k_last] - rank[k_first] + 1
-            if distinct > words_per_cycle:
-                keep = (distinct // words_per_cycle) * words_per_cycle
+            if distinct > words_per_cycle and distinct % words_per_cycle:
+                keep = (distinct // words_per_cycle) * words_per_cycle  # whole columns, all before k_last
                 end = col_ptr[nonempty[rank[k_first] + keep]]
         bounds.append(end)
         pos = end
