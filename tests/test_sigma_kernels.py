@@ -172,3 +172,23 @@ def test_fold_pass_against_python():
     assert structure[K.FOLD_SEGMENTS] == pieces == per_block.sum()
     assert structure[K.FOLD_ADDERS] == adders
     assert structure[K.FOLD_BENES] == benes
+
+
+def test_kmajor_fold_plan_properties():
+    from accelsim.accelerators.sigma import mapping
+
+    rng = np.random.default_rng(9)
+    for _ in range(30):
+        k_dim, mult, wpc = int(rng.integers(5, 400)), int(rng.integers(4, 200)), int(rng.integers(1, 40))
+        counts = rng.integers(0, 12, size=k_dim) * (rng.random(k_dim) < 0.8)
+        ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        bounds = mapping.plan_kmajor_folds(ptr, mult, wpc, True)
+        assert bounds[0] == 0 and bounds[-1] == ptr[-1]
+        sizes = np.diff(bounds)
+        assert (sizes > 0).all() and (sizes <= mult).all()
+        for s, e in zip(bounds[:-2], bounds[1:-1], strict=True):  # all but the last fold
+            ks = np.unique(np.searchsorted(ptr, np.arange(s, e), side="right") - 1)
+            if ks.size > wpc:  # cut on a column boundary, a multiple of wpc distinct k
+                assert e in ptr and ks.size % wpc == 0
+        plain = mapping.plan_kmajor_folds(ptr, mult, wpc, False)  # unaligned: every fold full but the last
+        assert (np.diff(plain)[:-1] == mult).all()

@@ -11,8 +11,8 @@ fold, §IV-D): the fold takes the next ``multipliers`` non-zeros in k-major orde
 reduction dimension and every output's partial sums meet in the accumulation SRAM; the streamed
 operand then crosses the array once in total (each fold streams only its own k-range). With
 ``align``, a fold whose non-zeros span more than ``words_per_cycle`` distinct k is cut back to a
-multiple of ``words_per_cycle`` distinct k (whole columns), so every streaming cycle but a fold's
-last-in-the-layer is full.
+multiple of ``words_per_cycle`` distinct k, ending on a column boundary (no k is then streamed by two
+folds), so no streaming cycle but the layer's last ones goes out part-empty.
 
 ``rows`` (STONNE's SparseSDMemory controller): whole rows, greedily, while their non-zeros fit; a
 row larger than the array is cut into chunks of ``multipliers`` (STONNE keeps one multiplier of
@@ -62,9 +62,11 @@ def plan_kmajor_folds(col_ptr: np.ndarray, multipliers: int, words_per_cycle: in
             k_first = np.searchsorted(col_ptr, pos, side="right") - 1
             k_last = np.searchsorted(col_ptr, end - 1, side="right") - 1
             distinct = rank[k_last] - rank[k_first] + 1
-            if distinct > words_per_cycle and distinct % words_per_cycle:
-                keep = (distinct // words_per_cycle) * words_per_cycle  # whole columns, all before k_last
-                end = col_ptr[nonempty[rank[k_first] + keep]]
+            if distinct > words_per_cycle:
+                # the k whose non-zeros all fit (a partly consumed first column counts; a cut last one does not)
+                complete = distinct if end == col_ptr[k_last + 1] else distinct - 1
+                keep = (complete // words_per_cycle) * words_per_cycle
+                end = col_ptr[nonempty[rank[k_first] + keep]] if keep < distinct else end
         bounds.append(end)
         pos = end
     return np.array(bounds, dtype=np.int64)
