@@ -118,7 +118,8 @@ def timed_orientation(r: int, c: int, k_dim: int, d_stat: float, d_stream: float
     per_fold = np.concatenate(per_fold_parts) if per_fold_parts else np.zeros((0, mapping.N_FOLD_FIELDS), np.int64)
     load, stream, add = fold_phases(per_fold, c, cfg)
     return {"loading": int(load.sum()), "streaming": int(stream.sum()), "add": int(add.sum()),
-            "cycles": int((load + stream + add).sum()), "folds": int(per_fold.shape[0]), "effectual": effectual}
+            "cycles": int((load + stream + add).sum()), "folds": int(per_fold.shape[0]), "effectual": effectual,
+            "issued": int(per_fold[:, mapping.F_MAPPED].sum()) * c}
 
 
 def sigma_gemm(m: int, n: int, k: int, d_mk: float, d_kn: float, cfg: SigmaConfig, seed: int) -> dict:

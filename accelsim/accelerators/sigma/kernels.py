@@ -153,6 +153,22 @@ def fan_reduce(vn_of_leaf: np.ndarray, products: np.ndarray
 
 
 @njit(cache=True)
+def benes_step(out: int, previous: int, n: int) -> int:
+    """Switches a word newly occupies when it also reaches output ``out`` (outputs visited in increasing order).
+
+    ``previous`` is the word's last output so far (-1: none yet, so the whole unicast path, 2n + 1
+    switches). Otherwise one switch per fan-out level ``n + i`` whose prefix ``out >> (n - i)`` is new.
+    """
+    if previous < 0:
+        return 2 * n + 1
+    added = 0
+    for i in range(1, n + 1):
+        if (out >> (n - i)) != (previous >> (n - i)):
+            added += 1
+    return added
+
+
+@njit(cache=True)
 def benes_multicast(dest_port: np.ndarray) -> int:
     """Switch traversals of one cycle in an N x N Benes network (N = 2**n) delivering with multicast.
 
@@ -173,13 +189,7 @@ def benes_multicast(dest_port: np.ndarray) -> int:
         p = dest_port[o]
         if p < 0:
             continue
-        if last[p] < 0:
-            total += 2 * n + 1
-        else:
-            for i in range(1, n + 1):
-                s = n - i
-                if (o >> s) != (last[p] >> s):
-                    total += 1
+        total += benes_step(o, last[p], n)
         last[p] = o
     return total
 
@@ -276,13 +286,7 @@ def fold_pass(leaf_val: np.ndarray, leaf_k: np.ndarray, leaf_r: np.ndarray, leaf
             for i in range(lo, hi):
                 w = leaf_word[i] - j * words_per_cycle
                 o = i - d0
-                if last_dest[w] < 0:
-                    benes += 2 * log2n + 1
-                else:
-                    for lv in range(1, log2n + 1):
-                        sh = log2n - lv
-                        if (o >> sh) != (last_dest[w] >> sh):
-                            benes += 1
+                benes += benes_step(o, last_dest[w], log2n)
                 last_dest[w] = o
         structure[FOLD_LAST_LEVELS] = deepest
     structure[FOLD_BLOCKS] = n_blocks

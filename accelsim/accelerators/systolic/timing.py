@@ -242,19 +242,20 @@ def sigma_paper_compute_cycles(sr: int, sc: int, t: int, rows: int, cols: int, d
     return row_folds * col_folds * sigma_paper_fold_cycles(sr, sc, t, rows, cols, dataflow)
 
 
+def _timing_pair(fold_timing: str):
+    """(fold cycles, compute cycles) functions of a fold timing model."""
+    pairs = {"scalesim_v3": (fold_cycles, compute_cycles),
+             "sigma_paper": (sigma_paper_fold_cycles, sigma_paper_compute_cycles)}
+    if fold_timing not in pairs:
+        raise ValueError(f"unknown fold timing {fold_timing!r}; use one of {', '.join(FOLD_TIMINGS)}")
+    return pairs[fold_timing]
+
+
 def fold_cycles_for(fold_timing: str, sr: int, sc: int, t: int, rows: int, cols: int, dataflow: str) -> int:
     """:func:`fold_cycles` (``scalesim_v3``) or :func:`sigma_paper_fold_cycles` (``sigma_paper``)."""
-    if fold_timing == "sigma_paper":
-        return sigma_paper_fold_cycles(sr, sc, t, rows, cols, dataflow)
-    if fold_timing != "scalesim_v3":
-        raise ValueError(f"unknown fold timing {fold_timing!r}; use one of {', '.join(FOLD_TIMINGS)}")
-    return fold_cycles(sr, sc, t, rows, cols, dataflow)
+    return _timing_pair(fold_timing)[0](sr, sc, t, rows, cols, dataflow)
 
 
 def compute_cycles_for(fold_timing: str, sr: int, sc: int, t: int, rows: int, cols: int, dataflow: str) -> int:
     """:func:`compute_cycles` (``scalesim_v3``) or :func:`sigma_paper_compute_cycles` (``sigma_paper``)."""
-    if fold_timing == "sigma_paper":
-        return sigma_paper_compute_cycles(sr, sc, t, rows, cols, dataflow)
-    if fold_timing != "scalesim_v3":
-        raise ValueError(f"unknown fold timing {fold_timing!r}; use one of {', '.join(FOLD_TIMINGS)}")
-    return compute_cycles(sr, sc, t, rows, cols, dataflow)
+    return _timing_pair(fold_timing)[1](sr, sc, t, rows, cols, dataflow)
