@@ -8,6 +8,21 @@ They run on the ``sigma_stonne`` preset (one 128-multiplier array, whole rows pe
 non-zero mapped, 2 controller cycles per fold, MK stationary) with each case's multipliers, dn_bw
 (words per cycle) and rn_bw (sums leaving per cycle).
 
+Differences (seed-free: the matrices are STONNE's own):
+
+* 20x20x256 (80/10%, dn_bw 64): -6.1%. Same 10 folds (two rows of ~51 non-zeros each) and the same
+  20,440 multiplications. Our folds take 50.5 cycles, STONNE's 53.8: STONNE's pipeline has stages we
+  do not model (its distribution-tree levels, the collection bus, the write-back and the state change
+  back to CONFIGURING), about 3 cycles per fold, which weigh most on these short folds.
+* 128^3 dense and 50%: -1.1% and -1.0%. Same folds (128 and 79) and multiplications; 139.0 vs 140.5 and
+  138.9 vs 140.3 cycles per fold: the same ~1.5 cycles of unmodelled pipeline per fold.
+* 128^3 at 90%: -41%. Same 13 folds of ~10 rows each, but STONNE spends 236 cycles per fold to our 139
+  (0.76 cycles more per streamed column). Streaming cannot explain it (each of the 128 read ports feeds
+  one multiplier and gets one package per column), and the reduction bandwidth (128) is far above the
+  ~10 sums per column. Our guess is that STONNE's reduction and collection of many VNs finishing in the
+  same cycle serialise; we have not modelled it. STONNE also counts 192,256 multiplications where our
+  draw has 1,501 non-zeros x 128 = 192,128 (one element's worth): unexplained.
+
 Usage: ``python analysis/sigma_stonne.py [--csv analysis/figures/sigma_stonne.csv]``
 """
 
