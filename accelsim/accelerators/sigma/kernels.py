@@ -32,6 +32,14 @@ from numba import njit
 
 
 @njit(cache=True)
+def first_block(lo: int, half: int) -> int:
+    """Start of the first ``2 * half``-aligned block whose level adder (``block + half - 1``) is at or after ``lo``."""
+    step = half << 1
+    b = (lo // step) * step
+    return b + step if b + half - 1 < lo else b
+
+
+@njit(cache=True)
 def fan_segment_sum(buf: np.ndarray, base: int, lo: int, hi: int) -> np.float32:
     """Sum ``buf[base + lo : base + hi]`` (a VN on Flex-DPE-local multipliers lo..hi-1) in FAN's order.
 
@@ -42,9 +50,7 @@ def fan_segment_sum(buf: np.ndarray, base: int, lo: int, hi: int) -> np.float32:
     half = 1
     while True:
         step = half << 1
-        b = (lo // step) * step
-        if b + half - 1 < lo:
-            b += step
+        b = first_block(lo, half)
         while b + half - 1 < last:  # adder a = b + half - 1 fires: lo <= a < last
             left = b if b > lo else lo
             buf[base + left] += buf[base + b + half]
@@ -69,9 +75,7 @@ def fan_segment_schedule(lo: int, hi: int) -> tuple[int, int, int]:
     level = 0
     while True:
         step = half << 1
-        b = (lo // step) * step
-        if b + half - 1 < lo:
-            b += step
+        b = first_block(lo, half)
         while b + half - 1 < last:
             a = b + half - 1
             if level >= 1:
