@@ -28,8 +28,13 @@ class SystolicConfig(DRAMChipConfig):
     double_buffered: bool = param(True, "SRAMs hold two tiles so DRAM loads overlap compute")
     sparsity_n: int = param(0, "N of SCALE-Sim's N:M weight sparsity (0 = dense)", min=0)
     sparsity_m: int = param(0, "M of SCALE-Sim's N:M weight sparsity (0 = dense)", min=0)
+    fold_timing: str = param("scalesim_v3", "per-fold fill/drain: scalesim_v3 (SCALE-Sim v3 parity) or sigma_paper "
+                                            "(the SIGMA paper's TPU baseline, ws/is only; see timing.py)",
+                             choices=("scalesim_v3", "sigma_paper"))
 
     def validate(self) -> None:
+        if self.fold_timing == "sigma_paper" and self.dataflow == "os":
+            raise ConfigError("fold_timing: sigma_paper is defined for the ws and is dataflows, not os")
         if (self.sparsity_n == 0) != (self.sparsity_m == 0):
             raise ConfigError("sparsity_n/sparsity_m: set both (N:M) or neither")
         if self.sparsity_n > self.sparsity_m:

@@ -71,7 +71,7 @@ def _fold_tiles(cfg: SystolicConfig, sr: int, sc: int, t: int, stats: Stats) -> 
     w = cfg.word_bytes
     s_row, s_col, t_stream = timing.spatiotemporal_dims(sr, sc, t, cfg.dataflow)
     row_folds, col_folds = ceil(s_row / cfg.rows), ceil(s_col / cfg.cols)
-    fold_len = timing.fold_cycles(sr, sc, t, cfg.rows, cfg.cols, cfg.dataflow)
+    fold_len = timing.fold_cycles_for(cfg.fold_timing, sr, sc, t, cfg.rows, cfg.cols, cfg.dataflow)
     share = 2 if cfg.double_buffered else 1
     fits_if = sr * t * w <= cfg.ifmap_sram_bytes // share
     fits_f = t * sc * w <= cfg.filter_sram_bytes // share
@@ -141,7 +141,7 @@ def simulate_layer(layer: Layer, cfg: SystolicConfig) -> LayerResult:
         k_block = t_eff if cfg.dataflow == "os" else cfg.rows
         outputs.append(folded_gemm(np.ascontiguousarray(a, dtype=np.float32), np.ascontiguousarray(vals.T),
                                    np.ascontiguousarray(idx.T), k_block))
-        compute += timing.compute_cycles(dims.sr, dims.sc, t_eff, cfg.rows, cfg.cols, cfg.dataflow)
+        compute += timing.compute_cycles_for(cfg.fold_timing, dims.sr, dims.sc, t_eff, cfg.rows, cfg.cols, cfg.dataflow)
         tiles += _fold_tiles(cfg, dims.sr, dims.sc, t_eff, stats)
         stats.busy(slice(None), _pe_busy(cfg, dims.sr, dims.sc, t_eff))
         issued += dims.sr * dims.sc * t_eff

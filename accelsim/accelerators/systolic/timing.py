@@ -196,3 +196,66 @@ def nm_sparse_compute_cycles(
     """
     t_kept = nm_sparse_reduction_length(t, n, m)
     return compute_cycles(sr, sc, t_kept, rows, cols, dataflow)
+
+
+# -- the TPU-like baseline of the SIGMA paper ---------------------------------------------------
+#: Per-fold timing models: SCALE-Sim v3 (the default, above) or the one behind the SIGMA paper's TPU column.
+FOLD_TIMINGS: tuple[str, ...] = ("scalesim_v3", "sigma_paper")
+
+
+def sigma_paper_fold_cycles(sr: int, sc: int, t: int, rows: int, cols: int, dataflow: str) -> int:
+    """Cycles of one fold in the SIGMA paper's TPU-like baseline (Qin et al., HPCA 2020, §VI).
+
+    The paper simulated its 128 x 128 weight-stationary array with the 2019 SCALE-Sim. Its six
+    published TPU times (``shared/reference/sigma.md``) all fit one per-fold length::
+
+        L = t_stream + min(s_row, rows) + cols
+
+    (fill with the rows the stationary operand actually occupies, ``t_stream`` streamed vectors,
+    drain over all ``cols`` columns), with ``ceil(s_row / rows) * ceil(s_col / cols)`` folds, a
+    partial fold costing as much as a full one, and no ``- 1``. Derivation from the rows, in the
+    cheaper orientation (``is``: M x K stationary, N streamed; ``ws``: K x N stationary, M streamed):
+
+    - 128 x 2048 x 4096, is: 32 x 1 folds x (2048 + 128 + 128) = 73,728;
+    - 320 x 3072 x 4096, is: 32 x 3 x (3072 + 256) = 319,488;
+    - 2048 x 4096 x 32, is: 1 x 16 x (4096 + 32 + 128) = 68,096 -- K = 32 < 128 rows, so the fill
+      is 32, not 128 (with 128 it would be 69,632);
+    - 1024 x 16 x 500000, ws: 3907 x 1 x (1024 + 128 + 128) = 5,000,960 -- the last row fold holds
+      32 rows but costs a full fold, and the 16 used columns still drain over 128;
+    - 35 x 8457 x 2560, is: 20 x 1 x (8457 + 256) = 174,260;
+    - 84 x 1024 x 4096, is: 32 x 1 x (1024 + 256) = 40,960 (84 of 128 columns used, full drain).
+
+    SCALE-Sim v3's ``t + 2*rows + cols - 2`` per fold (and ``- 1`` overall) gives 77,759 for the
+    first row. Only the stationary dataflows (``ws``, ``is``) are defined.
+    """
+    _check_positive(sr=sr, sc=sc, t=t, rows=rows, cols=cols)
+    df = _normalize_dataflow(dataflow)
+    if df == "os":
+        raise ValueError("the sigma_paper fold timing is defined for the stationary dataflows ws and is, not os")
+    s_row, _, t_stream = spatiotemporal_dims(sr, sc, t, df)
+    return t_stream + min(s_row, rows) + cols
+
+
+def sigma_paper_compute_cycles(sr: int, sc: int, t: int, rows: int, cols: int, dataflow: str) -> int:
+    """Stall-free cycles of the SIGMA paper's TPU-like baseline: folds x :func:`sigma_paper_fold_cycles`."""
+    row_folds, col_folds = fold_counts(sr, sc, t, rows, cols, dataflow)
+    return row_folds * col_folds * sigma_paper_fold_cycles(sr, sc, t, rows, cols, dataflow)
+
+
+def _timing_pair(fold_timing: str):
+    """(fold cycles, compute cycles) functions of a fold timing model."""
+    pairs = {"scalesim_v3": (fold_cycles, compute_cycles),
+             "sigma_paper": (sigma_paper_fold_cycles, sigma_paper_compute_cycles)}
+    if fold_timing not in pairs:
+        raise ValueError(f"unknown fold timing {fold_timing!r}; use one of {', '.join(FOLD_TIMINGS)}")
+    return pairs[fold_timing]
+
+
+def fold_cycles_for(fold_timing: str, sr: int, sc: int, t: int, rows: int, cols: int, dataflow: str) -> int:
+    """:func:`fold_cycles` (``scalesim_v3``) or :func:`sigma_paper_fold_cycles` (``sigma_paper``)."""
+    return _timing_pair(fold_timing)[0](sr, sc, t, rows, cols, dataflow)
+
+
+def compute_cycles_for(fold_timing: str, sr: int, sc: int, t: int, rows: int, cols: int, dataflow: str) -> int:
+    """:func:`compute_cycles` (``scalesim_v3``) or :func:`sigma_paper_compute_cycles` (``sigma_paper``)."""
+    return _timing_pair(fold_timing)[1](sr, sc, t, rows, cols, dataflow)
