@@ -19,6 +19,10 @@ folds run chunk by chunk with the last, incomplete fold carried into the next ch
 equals a whole run (the greedy fold planner only looks forward). Only timing and action counts are
 computed here (no values): the functional path is checked by tests/test_sigma_model.py.
 
+Fold alignment (``align_folds``, on in the preset) is our choice, not the paper's, and it was made after
+seeing that two rows miss without it (+15% on 128x2048x4096, +30% on 320x3072x4096): the full run
+prints the rows with it off as well, so the effect of the choice is visible.
+
 Usage: ``python analysis/sigma_gemms.py [--seed 0] [--check] [--csv analysis/figures/sigma_gemms.csv]``
 (``--check``: the five GEMMs without the 500,000-deep one, sparse only; CI runs it).
 """
@@ -195,6 +199,14 @@ def main() -> None:
             print(dense[cols].drop(columns=["paper_sigma", "sigma_error", "paper_tpu", "tpu_error", "paper_speedup"]))
     for line in summary(sparse, dense):
         print(line)
+    if not args.check:
+        # align_folds (on in the preset) is a modelling choice the paper does not state; it was adopted after
+        # two rows missed without it, so the rows without it are printed too and the choice stays visible.
+        unaligned = table(gemms, SPARSE, args.seed, align_folds=False)
+        print("sparse, align_folds off (the paper does not say how folds are cut; the preset's choice was made "
+              "after seeing these rows):")
+        with pd.option_context("display.width", 250, "display.float_format", "{:.3f}".format):
+            print(unaligned[["sigma_cycles", "paper_sigma", "sigma_error", "folds"]])
     if args.csv:
         args.csv.parent.mkdir(parents=True, exist_ok=True)
         both = pd.concat({"sparse": sparse, **({"dense": dense} if dense is not None else {})}, names=["setting"])

@@ -41,7 +41,7 @@ from accelsim.accelerators.base import Accelerator
 from accelsim.accelerators.scnn import kernels as K
 from accelsim.accelerators.scnn.common import BandWork, Conv, GroupWork, Tally, energy_reference, nbytes, ppu_cycles
 from accelsim.accelerators.scnn.config import DcnnConfig, DcnnOptConfig
-from accelsim.accelerators.scnn.model import finish_layer, account_drain, carry_spills, geometry_vector
+from accelsim.accelerators.scnn.model import account_drain, carry_spills, finish_layer, geometry_vector
 from accelsim.accelerators.scnn.streams import activation_streams, phase_list, weight_streams
 from accelsim.accelerators.scnn.tiling import BandPlan, plan_layer
 from accelsim.energy import ERT, EnergyTable

@@ -31,7 +31,8 @@ class SigmaConfig(DRAMChipConfig):
                                    "VN piece of the k-range; ours) or rows (whole rows, a row larger than the "
                                    "array folded: STONNE's controller)", choices=("kmajor", "rows"))
     align_folds: bool = param(True, "kmajor: end a fold spanning more than input_words_per_cycle distinct k on a "
-                                    "multiple of it, so no streaming cycle goes out part-empty (ours)")
+                                    "multiple of it, so no streaming cycle goes out part-empty (ours, adopted "
+                                    "after comparing with the paper's rows; analysis/sigma_gemms.py prints both)")
     map_by_streaming_bitmap: bool = param(True, "map only stationary non-zeros whose k row of the streamed "
                                                 "operand holds a non-zero (§IV-D); STONNE maps all")
     fold_setup_cycles: int = param(0, "controller cycles per fold before loading (STONNE: configure + "
