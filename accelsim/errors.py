@@ -15,3 +15,7 @@ class ConfigError(AccelsimError):
 
 class EnergyError(AccelsimError):
     """An energy table is invalid or lacks a price for a counted action."""
+
+
+class ShapeError(TraceError, ValueError):
+    """A layer's shape parameters are inconsistent or absurd (a ValueError too, for older callers)."""
