@@ -128,7 +128,9 @@ def _check_field(f: dataclasses.Field, typ: Any, value: Any) -> Any:
 
 def _short(value: Any, limit: int = 60) -> str:
     """``repr`` of a value cut to ``limit`` characters (a bad value may be a huge list or integer)."""
-    text = repr(value) if not isinstance(value, int) or abs(value) < 10**limit else f"<{value.bit_length()}-bit integer>"
+    if isinstance(value, int) and abs(value) >= 10**limit:  # repr of a 5,000-digit int raises
+        return f"<{value.bit_length()}-bit integer>"
+    text = repr(value)
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 

@@ -142,7 +142,8 @@ def _load_table(name_or_path: str | os.PathLike, chain: tuple[Path, ...], relati
         }
         for k, v in doc.items():
             if k == "sram_read_64b":  # the child's points join the parent's curve, in size order
-                v = dict(sorted({**merged[k], **_curve(path, k, v)}.items()))
+                merged[k] = dict(sorted({**merged[k], **_curve(path, k, v)}.items()))
+                continue
             merged[k] = {**merged[k], **v} if isinstance(merged.get(k), dict) and isinstance(v, dict) else v
         doc = merged
     return _build(path, doc)

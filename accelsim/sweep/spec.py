@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from accelsim.errors import AccelsimError
+from accelsim.safe_yaml import read_yaml_file
 
 log = logging.getLogger(__name__)
 
@@ -241,14 +240,13 @@ def load_spec(spec: str | os.PathLike | Mapping[str, Any]) -> tuple[dict[str, An
     """Read a spec: (document, the directory relative paths may be relative to, raw text)."""
     if isinstance(spec, Mapping):
         return dict(spec), None, None
+    if not isinstance(spec, (str, os.PathLike)):
+        raise SpecError(f"sweep spec: expected a YAML path or a mapping, got {type(spec).__name__}")
     path = Path(spec)
     if not path.is_file():
         raise SpecError(f"sweep spec {str(spec)!r} does not exist")
-    text = path.read_text()
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise SpecError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
+    doc = read_yaml_file(path, SpecError)
+    text = path.read_text(encoding="utf-8")
     if not isinstance(doc, Mapping):
         raise SpecError(f"{path}: expected a mapping with keys traces and accelerators")
     return dict(doc), path.parent.resolve(), text

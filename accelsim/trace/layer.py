@@ -154,7 +154,10 @@ class LayerSpec:
     act_density: float | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "shape", validate_shape(self.kind, dict(self.shape)))
+        try:
+            object.__setattr__(self, "shape", validate_shape(self.kind, dict(self.shape)))
+        except ShapeError as exc:
+            raise ShapeError(f"layer {self.name!r}: {exc}") from None
 
     @property
     def macs(self) -> int:
