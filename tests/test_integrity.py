@@ -413,3 +413,14 @@ def test_the_documented_exit_codes_are_in_the_readme():
     section = readme.split("## Exit codes", 1)[1].split("\n## ", 1)[0]
     for code in ("`0`", "`1`", "`2`", "`130`"):
         assert code in section
+
+
+def test_numpy_values_in_a_sweep_spec_are_accepted():
+    # before: TypeError "Object of type int64 is not JSON serializable" while expanding the spec
+    from accelsim.sweep.spec import load_spec
+
+    doc, _, _ = load_spec({"traces": [{"synth": {"gemm": [np.int64(8), 8, 8]}}],
+                           "density": {"weight": (np.float64(0.5),)},
+                           "accelerators": [{"config": "systolic", "grid": {"rows": [np.int32(4)]}}]})
+    assert doc["traces"][0]["synth"]["gemm"] == [8, 8, 8] and type(doc["traces"][0]["synth"]["gemm"][0]) is int
+    assert doc["density"]["weight"] == (0.5,) and type(doc["accelerators"][0]["grid"]["rows"][0]) is int

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from accelsim.errors import AccelsimError
 from accelsim.safe_yaml import read_yaml_file
 
@@ -236,10 +238,19 @@ def _config_variants(i: int, entry: Any, base: Path | None) -> list[tuple[str, s
     return out
 
 
+def _plain(value: Any) -> Any:
+    """A Python-API spec with numpy scalars (np.int64(64) in a grid) turned into the Python values they hold."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(v) for v in value)
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def load_spec(spec: str | os.PathLike | Mapping[str, Any]) -> tuple[dict[str, Any], Path | None, str | None]:
     """Read a spec: (document, the directory relative paths may be relative to, raw text)."""
     if isinstance(spec, Mapping):
-        return dict(spec), None, None
+        return _plain(spec), None, None
     if not isinstance(spec, (str, os.PathLike)):
         raise SpecError(f"sweep spec: expected a YAML path or a mapping, got {type(spec).__name__}")
     path = Path(spec)
