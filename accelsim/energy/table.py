@@ -8,6 +8,8 @@ capacity (~sqrt(size)) and linearly in access width; DRAM is pJ per bit by DRAM 
 
 from __future__ import annotations
 
+import copy
+import functools
 import math
 import os
 from dataclasses import dataclass, field, replace
@@ -101,6 +103,17 @@ class EnergyTable:
 
 
 def _read_yaml(path: Path) -> dict:
+    """The table file's document (parsed once per file version: every load_config prices its chip)."""
+    try:
+        st = path.stat()
+        version = (str(path.resolve()), st.st_mtime_ns, st.st_size)
+    except OSError as exc:
+        raise EnergyError(f"energy table {path}: cannot read ({exc.strerror or exc})") from None
+    return copy.deepcopy(_parse_table_file(path, version))
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_table_file(path: Path, version: tuple) -> dict:
     doc = read_yaml_file(path, EnergyError, "energy table")
     if not isinstance(doc, dict):
         raise EnergyError(f"energy table {path}: expected a mapping")

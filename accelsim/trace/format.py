@@ -230,9 +230,13 @@ class Trace(Sequence[Layer]):
         if not isinstance(provenance, dict | None) or not isinstance(name, str):
             raise TraceError("Trace: provenance must be a dict and name a string")
         layers = [validate_layer(ly) for ly in layers]  # checked as a loaded trace's layers are
-        duplicates = sorted({ly.name for ly in layers if [x.name for x in layers].count(ly.name) > 1})
+        names = [ly.name for ly in layers]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise TraceError(f"Trace: two layers are named {duplicates[0]!r}")
+        self._set_layers(layers, provenance, name)
+
+    def _set_layers(self, layers: list[Layer], provenance: dict[str, Any] | None, name: str) -> None:
         self._layers: list[Layer] | None = list(layers)
         self._infos = [LayerInfo(i, ly.name, ly.kind, dict(ly.shape), tuple(ly.tensors()), dict(ly.attrs))
                        for i, ly in enumerate(layers)]
@@ -292,7 +296,8 @@ class Trace(Sequence[Layer]):
         positions = [self.index_of(n) for n in names]
         picked = [self._infos[i] for i in positions]
         if self._layers is not None:
-            out = Trace([self._layers[i] for i in positions], self.provenance, name=self.name)
+            out = Trace.__new__(Trace)  # layers already validated when this trace was built
+            out._set_layers([self._layers[i] for i in positions], self.provenance, self.name)
         else:
             out = Trace._from_file(self.path, picked, self.provenance)  # type: ignore[arg-type]
             out.name = self.name
