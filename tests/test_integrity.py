@@ -424,3 +424,11 @@ def test_numpy_values_in_a_sweep_spec_are_accepted():
                            "accelerators": [{"config": "systolic", "grid": {"rows": [np.int32(4)]}}]})
     assert doc["traces"][0]["synth"]["gemm"] == [8, 8, 8] and type(doc["traces"][0]["synth"]["gemm"][0]) is int
     assert doc["density"]["weight"] == (0.5,) and type(doc["accelerators"][0]["grid"]["rows"][0]) is int
+
+
+def test_sweep_set_key_that_is_not_a_string(tmp_path, capsys):
+    # before: TypeError "keywords must be strings" while expanding the spec
+    spec = tmp_path / "s.yaml"
+    spec.write_text("traces: [{synth: {gemm: [8, 8, 8]}}]\naccelerators: [{config: systolic, set: {1: 2}}]\n")
+    rc, _, err = cli(["sweep", spec, "-o", tmp_path / "out", "--dry-run"], capsys)
+    one_line_error(rc, err, "accelerators[0].set: config field names must be strings, got 1")

@@ -218,6 +218,8 @@ def _config_variants(i: int, entry: Any, base: Path | None) -> list[tuple[str, s
     seen: dict[str, str] = {}
     for key, part in (("set", fixed), ("grid", grid), ("zip", zipped)):
         for k in part:
+            if not isinstance(k, str):
+                raise SpecError(f"{where}.{key}: config field names must be strings, got {k!r:.40}")
             if k in seen:
                 raise SpecError(f"{where}: field {k!r} appears in both {seen[k]!r} and {key!r}")
             seen[k] = key
