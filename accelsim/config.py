@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from accelsim.errors import ConfigError
+from accelsim.errors import ConfigError, brief
 from accelsim.safe_yaml import load_yaml, read_yaml_file
 
 #: Keys a preset may carry besides the chip's fields.
@@ -102,7 +102,7 @@ def _check_field(f: dataclasses.Field, typ: Any, value: Any) -> Any:
         value = value.item()
     if typ in (int, float) and isinstance(value, int) and not isinstance(value, bool) \
             and not INT64_RANGE[0] <= value <= INT64_RANGE[1]:
-        raise ConfigError(f"{name}: {_short(value)} does not fit in 64 bits")
+        raise ConfigError(f"{name}: {brief(value)} does not fit in 64 bits")
     if typ is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if typ is float and isinstance(value, str):  # PyYAML reads 1.0e9 (no sign) as a string
@@ -111,7 +111,7 @@ def _check_field(f: dataclasses.Field, typ: Any, value: Any) -> Any:
         except ValueError:
             pass
     if (typ in (int, float) and isinstance(value, bool)) or not isinstance(value, typ):
-        raise ConfigError(f"{name}: expected {typ.__name__}, got {type(value).__name__} {_short(value)}")
+        raise ConfigError(f"{name}: expected {typ.__name__}, got {type(value).__name__} {brief(value)}")
     if typ is float and not math.isfinite(value):  # NaN would pass every range check below
         raise ConfigError(f"{name}: {value!r} is not a finite number")
     m = f.metadata
@@ -124,14 +124,6 @@ def _check_field(f: dataclasses.Field, typ: Any, value: Any) -> Any:
     if m.get("pow2") and (value <= 0 or value & (value - 1)):
         raise ConfigError(f"{name}: {value!r} must be a power of two (the hardware indexes it with bits)")
     return value
-
-
-def _short(value: Any, limit: int = 60) -> str:
-    """``repr`` of a value cut to ``limit`` characters (a bad value may be a huge list or integer)."""
-    if isinstance(value, int) and abs(value) >= 10**limit:  # repr of a 5,000-digit int raises
-        return f"<{value.bit_length()}-bit integer>"
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def parse_key_values(items: list[str] | None, option: str = "--set") -> dict[str, Any]:
@@ -176,13 +168,13 @@ def load(source: str | os.PathLike | Mapping, classes: Mapping[str, type[ChipCon
             raise ConfigError(f"{where}: expected a mapping of config keys")
     else:
         raise ConfigError(f"config: expected a preset name, a YAML path or a mapping, got {type(source).__name__} "
-                          f"{_short(source)}")
+                          f"{brief(source)}")
     bad_keys = [k for k in (*doc, *overrides) if not isinstance(k, str)]
     if bad_keys:
-        raise ConfigError(f"{where}: config keys must be strings, got {_short(bad_keys[0])}")
+        raise ConfigError(f"{where}: config keys must be strings, got {brief(bad_keys[0])}")
     chip = doc.get("accelerator")
     if not isinstance(chip, str) or chip not in classes:
-        raise ConfigError(f"{where}: accelerator: {_short(chip)} is not a known chip "
+        raise ConfigError(f"{where}: accelerator: {brief(chip)} is not a known chip "
                           f"(known: {', '.join(sorted(classes))})")
     cls = classes[chip]
     fields = {f.name for f in dataclasses.fields(cls)}

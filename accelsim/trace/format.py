@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from accelsim.errors import TraceError
+from accelsim.errors import TraceError, brief
 from accelsim.trace.layer import (
     MAX_TENSOR_ELEMENTS,
     TENSOR_NAMES,
@@ -91,12 +91,6 @@ def _read_header(path: Path) -> tuple[dict, int]:
     return header, 8 + n
 
 
-def _brief(value: Any, limit: int = 40) -> str:
-    """``repr`` cut to ``limit`` characters, for values from a possibly corrupt header."""
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
-
-
 def _json(path: Path, raw: bytes | str, what: str) -> Any:
     """Parse JSON from the header; every failure (bad UTF-8, syntax, nesting, huge numbers) names the file."""
     try:
@@ -140,10 +134,10 @@ def _parse_meta(path: Path, header: dict) -> dict:
     doc = _json(path, doc, "metadata")
     if not isinstance(doc, dict) or doc.get("format") != FORMAT_NAME:
         fmt = doc.get("format") if isinstance(doc, dict) else doc
-        raise _err(path, f"not an accelsim trace (format is {_brief(fmt)})")
+        raise _err(path, f"not an accelsim trace (format is {brief(fmt)})")
     version = doc.get("version")
     if type(version) is not int or version not in SUPPORTED_VERSIONS:  # 1.0 and true are not 1
-        raise _err(path, f"unknown trace format version {_brief(version)} (this accelsim reads "
+        raise _err(path, f"unknown trace format version {brief(version)} (this accelsim reads "
                          f"{', '.join(map(str, SUPPORTED_VERSIONS))}); upgrade accelsim or re-export")
     if not isinstance(doc.get("layers"), list) or not doc["layers"]:
         raise _err(path, "trace has no layers")
@@ -161,8 +155,8 @@ def _check_layers(path: Path, header: dict, doc: dict, data_start: int, file_siz
             raise _err(path, f"layer #{i} entry is not an object")
         name = entry.get("name", f"#{i}")
         if not isinstance(name, str) or not isinstance(entry.get("kind"), str):
-            raise _err(path, f"layer #{i}: name and kind must be strings, got {_brief(name)}, "
-                             f"{_brief(entry.get('kind'))}")
+            raise _err(path, f"layer #{i}: name and kind must be strings, got {brief(name)}, "
+                             f"{brief(entry.get('kind'))}")
         if name in seen:
             raise _err(path, "two layers have this name", name)
         seen.add(name)

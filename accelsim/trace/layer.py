@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from accelsim.errors import ShapeError, TraceError
+from accelsim.errors import ShapeError, TraceError, brief
 
 KINDS = ("conv2d", "linear", "lstm", "matmul")
 
@@ -69,12 +69,12 @@ def validate_shape(kind: str, shape: dict[str, int]) -> dict[str, int]:
     for k in keys:
         v = shape[k]
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-            raise ShapeError(f"shape {k}={_short(v)} is not an integer")
+            raise ShapeError(f"shape {k}={brief(v)} is not an integer")
         out[k] = int(v)
     minimum = {"padding": 0}
     for k, v in out.items():
         if not minimum.get(k, 1) <= v <= MAX_DIM:
-            raise ShapeError(f"shape {k}={_short(v)} is out of range ({minimum.get(k, 1)}..{MAX_DIM})")
+            raise ShapeError(f"shape {k}={brief(v)} is out of range ({minimum.get(k, 1)}..{MAX_DIM})")
     if kind == "conv2d":
         if out["C"] % out["groups"] or out["K"] % out["groups"]:
             raise ShapeError(f"groups={out['groups']} does not divide C={out['C']} and K={out['K']}")
@@ -85,11 +85,6 @@ def validate_shape(kind: str, shape: dict[str, int]) -> dict[str, int]:
         raise ShapeError(f"lstm K={out['K']} must be 4 x hidden = {4 * out['hidden']} (one row per gate and unit)")
     _check_sizes(kind, out)
     return out
-
-
-def _short(value: object, limit: int = 40) -> str:
-    text = repr(value) if not isinstance(value, int) or abs(value) < 10**limit else f"<{value.bit_length()}-bit int>"
-    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _check_sizes(kind: str, shape: dict[str, int]) -> None:

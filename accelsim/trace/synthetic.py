@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from accelsim.errors import AccelsimError
+from accelsim.errors import AccelsimError, brief
 from accelsim.trace.format import Trace, check_layer_names
 from accelsim.trace.layer import Layer, LayerSpec
 from accelsim.trace.lowering import reference_output
@@ -211,7 +211,7 @@ def synth(network: str | None = None, gemm: tuple[int, int, int] | None = None, 
 def _integer(value: object, what: str, low: int, high: int | None) -> int:
     """A Python or numpy integer in [low, high], as an int; floats and bools are refused, not truncated."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise AccelsimError(f"synth: {what} must be an integer, got {type(value).__name__} {str(value)[:40]}")
+        raise AccelsimError(f"synth: {what} must be an integer, got {type(value).__name__} {brief(value)}")
     value = int(value)
     if value < low or (high is not None and value > high):
         shown = str(value) if value.bit_length() < 128 else f"a {value.bit_length()}-bit integer"
