@@ -99,6 +99,8 @@ def load_yaml(text: str, where: str, error: type[AccelsimError] = AccelsimError)
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""
         raise error(f"{where}: not valid YAML{at} ({getattr(exc, 'problem', None) or type(exc).__name__})") from None
+    except ValueError as exc:  # an integer of thousands of digits (int max_str_digits), a bad date ...
+        raise error(f"{where}: YAML value out of range ({str(exc)[:80]})") from None
     except RecursionError:  # the scanner and parser are iterative; kept as a last resort
         raise error(f"{where}: YAML refused: nested too deeply") from None
     finally:

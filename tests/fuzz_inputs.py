@@ -116,7 +116,7 @@ def _bad_value(rng: np.random.Generator):
     if choice == len(BAD_VALUES):  # a placeholder: _expand_deep writes it as nested brackets
         return f"__DEEP_{int(rng.choice([50, 2000]))}__"
     if choice == len(BAD_VALUES) + 1:
-        return int("9" * int(rng.choice([30, 400])))
+        return int("9" * int(rng.choice([30, 400, 4000])))
     return BAD_VALUES[choice]
 
 

@@ -90,6 +90,8 @@ def test_yaml_alias_bomb_depth_and_recursion_are_refused_small_aliases_kept():
         load_yaml("[" * 3000 + "]" * 3000, "deep")
     with pytest.raises(AccelsimError, match="alias refers to a collection that contains it"):
         load_yaml("a: &a [1, *a]", "loop")
+    with pytest.raises(AccelsimError, match="huge: YAML value out of range"):  # before: a bare ValueError
+        load_yaml("rows: " + "9" * 5000, "huge")
     # an ordinary anchor used twice is fine: 2 + 2 nodes
     assert load_yaml("base: &b {rows: 8}\nother: *b\n", "ok") == {"base": {"rows": 8}, "other": {"rows": 8}}
 
