@@ -4,6 +4,13 @@ that turn them into prices for a chip's components (Accelergy-style ERT).
 Interpolation rules (documented in shared/reference/energy.md): arithmetic is interpolated
 log-log in operand width (multipliers grow ~bits^2, adders ~bits); SRAM access energy log-log in
 capacity (~sqrt(size)) and linearly in access width; DRAM is pJ per bit by DRAM type.
+
+Tables are validated when loaded (EnergyError naming the table file, the key and the reason): only
+known top-level keys and arithmetic ops; every energy, size, node and voltage finite and positive
+(an ``ert_overrides`` price may be 0: a free action); each curve has at least one point (one point
+extrapolates with the default exponent) listed in increasing size. Whether each ``ert_overrides``
+key names an action the chip counts is checked where the chip is known
+(:func:`accelsim.simulate.energy_reference`).
 """
 
 from __future__ import annotations
