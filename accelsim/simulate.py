@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import numbers
 import os
 from collections.abc import Sequence
 
@@ -78,7 +79,8 @@ def check_float32_range(result: LayerResult, layer, trace_name: str) -> None:
                          f"{float(np.finfo(np.float32).max):.3g}): is the trace corrupt?")
 
 
-def _check_arguments(trace: Trace, cfg: ChipConfig, layers: Sequence[str] | None, unsupported: str) -> None:
+def _check_arguments(trace: Trace, cfg: ChipConfig, layers: Sequence[str] | None, unsupported: str,
+                     seed: int | None) -> None:
     if not isinstance(trace, Trace):
         hint = " (open a file with accelsim.load_trace)" if isinstance(trace, (str, os.PathLike)) else ""
         raise TraceError(f"simulate: expected a Trace, got {type(trace).__name__}{hint}")
@@ -89,6 +91,8 @@ def _check_arguments(trace: Trace, cfg: ChipConfig, layers: Sequence[str] | None
         check_layer_names(layers, "simulate")
     if unsupported not in ("error", "skip"):
         raise AccelsimError(f"simulate: unsupported={unsupported!r}: expected 'error' or 'skip'")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+        raise AccelsimError(f"simulate: seed must be an integer or None, got {type(seed).__name__}")
 
 
 def supported_layers(trace: Trace, cfg: ChipConfig) -> tuple[list[str], list[str]]:
@@ -105,7 +109,7 @@ def simulate(trace: Trace, cfg: ChipConfig, *, layers: Sequence[str] | None = No
     ``unsupported="skip"`` leaves out layers of a kind the chip cannot run (EIE runs FC layers
     only, SCNN conv layers only); the default raises UnsupportedLayerError naming the layer.
     """
-    _check_arguments(trace, cfg, layers, unsupported)
+    _check_arguments(trace, cfg, layers, unsupported, seed)
     acc = ACCELERATORS[cfg.accelerator]
     ert = energy_reference(cfg)
     if layers:

@@ -376,6 +376,7 @@ def test_wrong_argument_types_raise_project_errors(tiny_trace):
         (lambda: accelsim.simulate(tiny_trace, cfg, layers="mm"), TraceError, "layers='mm' must be a list"),
         (lambda: accelsim.simulate(tiny_trace, cfg, unsupported="ignore"), AccelsimError, "unsupported='ignore'"),
         (lambda: tiny_trace.select("mm"), TraceError, "layers='mm' must be a list"),
+        (lambda: accelsim.simulate(tiny_trace, cfg, seed="7"), AccelsimError, "seed must be an integer or None"),
         (lambda: tiny_trace.select(["nope"]), TraceError, "no layer named 'nope'"),
         (lambda: accelsim.synth(network="alexnet", layers="fc8"), TraceError, "layers='fc8' must be a list"),
         (lambda: accelsim.synth(gemm=(1.9, 2.9, 3.9)), AccelsimError, "gemm M must be an integer, got float 1.9"),
