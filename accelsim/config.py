@@ -26,12 +26,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+import numpy as np
 
-from accelsim.errors import ConfigError
+from accelsim.errors import ConfigError, brief
+from accelsim.safe_yaml import load_yaml, read_yaml_file
 
 #: Keys a preset may carry besides the chip's fields.
 META_KEYS = ("accelerator", "description", "sources")
+#: Integer fields reach numba kernels and int64 results columns: they must fit in 64 bits.
+INT64_RANGE = (-(2**63), 2**63 - 1)
 
 
 def param(default: Any, doc: str, *, min: float | None = None, max: float | None = None,
@@ -95,6 +98,11 @@ class DRAMChipConfig(ChipConfig):
 def _check_field(f: dataclasses.Field, typ: Any, value: Any) -> Any:
     """Check one field's type and range; return the value (ints widened to float fields)."""
     name = f.name
+    if isinstance(value, np.generic):  # numpy scalars count as the Python values they hold
+        value = value.item()
+    if typ in (int, float) and isinstance(value, int) and not isinstance(value, bool) \
+            and not INT64_RANGE[0] <= value <= INT64_RANGE[1]:
+        raise ConfigError(f"{name}: {brief(value)} does not fit in 64 bits")
     if typ is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if typ is float and isinstance(value, str):  # PyYAML reads 1.0e9 (no sign) as a string
@@ -103,7 +111,7 @@ def _check_field(f: dataclasses.Field, typ: Any, value: Any) -> Any:
         except ValueError:
             pass
     if (typ in (int, float) and isinstance(value, bool)) or not isinstance(value, typ):
-        raise ConfigError(f"{name}: expected {typ.__name__}, got {type(value).__name__} {value!r}")
+        raise ConfigError(f"{name}: expected {typ.__name__}, got {type(value).__name__} {brief(value)}")
     if typ is float and not math.isfinite(value):  # NaN would pass every range check below
         raise ConfigError(f"{name}: {value!r} is not a finite number")
     m = f.metadata
@@ -125,10 +133,7 @@ def parse_key_values(items: list[str] | None, option: str = "--set") -> dict[str
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"{option} {item!r}: expected key=value")
-        try:
-            out[key.strip()] = yaml.safe_load(raw)
-        except yaml.YAMLError:
-            raise ConfigError(f"{option} {item!r}: cannot parse the value") from None
+        out[key.strip()] = load_yaml(raw, f"{option} {item!r}", ConfigError)
     return out
 
 
@@ -155,18 +160,21 @@ def load(source: str | os.PathLike | Mapping, classes: Mapping[str, type[ChipCon
     """Load a preset name, YAML path or mapping into the chip's config class, then apply overrides."""
     if isinstance(source, Mapping):
         doc, label, where = dict(source), str(source.get("label", "custom")), "config"
-    else:
+    elif isinstance(source, (str, os.PathLike)) and not isinstance(source, ChipConfig):
         path, label = _resolve(source)
         where = str(path)
-        try:
-            doc = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{where}: not valid YAML ({exc.__class__.__name__})") from None
+        doc = read_yaml_file(path, ConfigError)
         if not isinstance(doc, dict):
             raise ConfigError(f"{where}: expected a mapping of config keys")
+    else:
+        raise ConfigError(f"config: expected a preset name, a YAML path or a mapping, got {type(source).__name__} "
+                          f"{brief(source)}")
+    bad_keys = [k for k in (*doc, *overrides) if not isinstance(k, str)]
+    if bad_keys:
+        raise ConfigError(f"{where}: config keys must be strings, got {brief(bad_keys[0])}")
     chip = doc.get("accelerator")
-    if chip not in classes:
-        raise ConfigError(f"{where}: accelerator: {chip!r} is not a known chip "
+    if not isinstance(chip, str) or chip not in classes:
+        raise ConfigError(f"{where}: accelerator: {brief(chip)} is not a known chip "
                           f"(known: {', '.join(sorted(classes))})")
     cls = classes[chip]
     fields = {f.name for f in dataclasses.fields(cls)}

@@ -160,15 +160,14 @@ def test_nan_is_found_when_the_layer_is_read_not_at_load(tiny_trace, tmp_path):
         trace["gate"]
 
 
-def test_save_rejects_wrong_shape_and_non_numeric_dtype(tmp_path):
+def test_in_memory_trace_rejects_wrong_shape_and_non_numeric_dtype():
+    # in-memory layers are checked when the Trace is built, as a loaded trace's are when it is opened
     ok_w = np.ones((3, 2), np.float32)
-    bad_shape = Trace([Layer("fc", "linear", {"N": 1, "C": 2, "K": 3}, ok_w, np.ones((1, 3), np.float32))])
-    with pytest.raises(TraceError, match=r"layer 'fc': tensor 'input' has shape \[1, 3\], expected \[1, 2\]"):
-        bad_shape.save(tmp_path / "a.safetensors")
-    boolean = Trace([Layer("fc", "linear", {"N": 1, "C": 2, "K": 3}, ok_w > 0, np.ones((1, 2), np.float32))])
-    with pytest.raises(TraceError, match=r"layer 'fc': tensor 'weight' has non-numeric dtype bool"):
-        boolean.save(tmp_path / "b.safetensors")
-    assert not (tmp_path / "b.safetensors").exists()
+    with pytest.raises(TraceError, match=r"layer 'fc': tensor 'input' has shape \[1, 3\] but the linear shape "
+                                         r"implies \[1, 2\]"):
+        Trace([Layer("fc", "linear", {"N": 1, "C": 2, "K": 3}, ok_w, np.ones((1, 3), np.float32))])
+    with pytest.raises(TraceError, match=r"layer 'fc': tensor 'weight' must be a numeric numpy array, got dtype bool"):
+        Trace([Layer("fc", "linear", {"N": 1, "C": 2, "K": 3}, ok_w > 0, np.ones((1, 2), np.float32))])
 
 
 # -- not a trace -----------------------------------------------------------------------------
@@ -327,15 +326,22 @@ def test_absurd_header_length(tmp_path):
 
 
 def test_absurd_tensor_size(tmp_path):
-    # a linear layer declaring 2**34 inputs, stored consistently: the declared size itself is absurd
+    # a linear layer declaring 2**31 - 1 inputs and 3 outputs, stored consistently: each dimension is in
+    # range, but the weight's 3 x (2**31 - 1) elements exceed the 2**32 limit
+    c = 2**31 - 1
     doc = {"format": "accelsim-trace", "version": 1, "provenance": {},
-           "layers": [{"name": "giant", "kind": "linear", "shape": {"N": 1, "C": 2**34, "K": 2},
+           "layers": [{"name": "giant", "kind": "linear", "shape": {"N": 1, "C": c, "K": 3},
                        "tensors": ["weight", "input"], "attrs": {}}]}
     header = {"__metadata__": {"accelsim": json.dumps(doc)},
-              "layers.0.weight": {"dtype": "F32", "shape": [2, 2**34], "data_offsets": [0, 2**37]},
-              "layers.0.input": {"dtype": "F32", "shape": [1, 2**34], "data_offsets": [2**37, 2**37 + 2**36]}}
+              "layers.0.weight": {"dtype": "F32", "shape": [3, c], "data_offsets": [0, 12 * c]},
+              "layers.0.input": {"dtype": "F32", "shape": [1, c], "data_offsets": [12 * c, 16 * c]}}
     msg = trace_error(write_raw(tmp_path / "giant.safetensors", header, b"\0" * 64))
-    assert "layer 'giant'" in msg and "absurd size [2, 17179869184]" in msg
+    assert "layer 'giant'" in msg and "the weight tensor would be 3 x 2147483647 = 6,442,450,941 elements" in msg
+    # one dimension beyond 2**31 - 1 is refused as out of range
+    doc["layers"][0]["shape"]["C"] = 2**34
+    header["__metadata__"]["accelsim"] = json.dumps(doc)
+    msg = trace_error(write_raw(tmp_path / "giant2.safetensors", header, b"\0" * 64))
+    assert "layer 'giant': shape C=17179869184 is out of range" in msg
 
 
 def test_byte_length_does_not_match_shape(tiny_trace_path, tmp_path):

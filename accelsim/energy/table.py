@@ -4,25 +4,40 @@ that turn them into prices for a chip's components (Accelergy-style ERT).
 Interpolation rules (documented in shared/reference/energy.md): arithmetic is interpolated
 log-log in operand width (multipliers grow ~bits^2, adders ~bits); SRAM access energy log-log in
 capacity (~sqrt(size)) and linearly in access width; DRAM is pJ per bit by DRAM type.
+
+Tables are validated when loaded (EnergyError naming the table file, the key and the reason): only
+known top-level keys and arithmetic ops; every energy, size, node and voltage finite and positive
+(an ``ert_overrides`` price may be 0: a free action); each curve has at least one point (one point
+extrapolates with the default exponent) listed in increasing size. Whether each ``ert_overrides``
+key names an action the chip counts is checked where the chip is known
+(:func:`accelsim.simulate.energy_reference`).
 """
 
 from __future__ import annotations
 
+import copy
+import functools
 import math
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from accelsim.errors import EnergyError
+from accelsim.safe_yaml import read_yaml_file
 
 TABLES_DIR = Path(__file__).resolve().parent / "tables"
 
 #: Nominal supply voltage per node, for classical C*V^2 scaling (E ~ L * V^2).
 NOMINAL_VDD = {180: 1.8, 130: 1.3, 90: 1.2, 65: 1.1, 45: 0.9, 40: 0.9, 32: 0.9, 28: 0.9,
                22: 0.8, 20: 0.8, 16: 0.8, 14: 0.8, 10: 0.75, 7: 0.7}
+
+
+#: Top-level keys of a table file.
+TABLE_KEYS = ("name", "extends", "node_nm", "vdd", "arith", "sram_read_64b", "sram_write_factor",
+              "dram_pj_per_bit", "ert_overrides", "sources")
+#: Arithmetic ops a table may price (what :meth:`EnergyTable.mac_pj` and the chips ask for).
+ARITH_OPS = ("int_add", "int_mult", "fp_add", "fp_mult")
 
 
 def _loglog(points: dict[float, float], x: float, default_exponent: float) -> float:
@@ -95,12 +110,23 @@ class EnergyTable:
 
 
 def _read_yaml(path: Path) -> dict:
+    """The table file's document (parsed once per file version: every load_config prices its chip)."""
     try:
-        doc = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise EnergyError(f"energy table {path}: cannot read ({exc.__class__.__name__})") from None
+        st = path.stat()
+        version = (str(path.resolve()), st.st_mtime_ns, st.st_size)
+    except OSError as exc:
+        raise EnergyError(f"energy table {path}: cannot read ({exc.strerror or exc})") from None
+    return copy.deepcopy(_parse_table_file(path, version))
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_table_file(path: Path, version: tuple) -> dict:
+    doc = read_yaml_file(path, EnergyError, "energy table")
     if not isinstance(doc, dict):
         raise EnergyError(f"energy table {path}: expected a mapping")
+    unknown = [k for k in doc if k not in TABLE_KEYS]
+    if unknown:
+        raise EnergyError(f"energy table {path}: unknown key {str(unknown[0])!r} (valid: {', '.join(TABLE_KEYS)})")
     return doc
 
 
@@ -135,21 +161,70 @@ def _load_table(name_or_path: str | os.PathLike, chain: tuple[Path, ...], relati
             "sources": dict(base.sources),
         }
         for k, v in doc.items():
+            if k == "sram_read_64b":  # the child's points join the parent's curve, in size order
+                merged[k] = dict(sorted({**merged[k], **_curve(path, k, v)}.items()))
+                continue
             merged[k] = {**merged[k], **v} if isinstance(merged.get(k), dict) and isinstance(v, dict) else v
         doc = merged
+    return _build(path, doc)
+
+
+def _number(path: Path, key: str, value: Any, *, zero_ok: bool = False) -> float:
+    """A finite positive (or, with ``zero_ok``, non-negative) number, else EnergyError naming the key."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise EnergyError(f"energy table {path}: {key}: expected a number, got {type(value).__name__} {value!r:.40}")
     try:
-        table = EnergyTable(
-            name=str(doc["name"]), node_nm=float(doc["node_nm"]), vdd=float(doc["vdd"]),
-            arith={op: {float(b): float(e) for b, e in pts.items()} for op, pts in doc["arith"].items()},
-            sram_read_64b={float(s): float(e) for s, e in doc["sram_read_64b"].items()},
-            sram_write_factor=float(doc.get("sram_write_factor", 1.0)),
-            dram_pj_per_bit={str(k): float(v) for k, v in doc["dram_pj_per_bit"].items()},
-            ert_overrides={str(k): float(v) for k, v in (doc.get("ert_overrides") or {}).items()},
-            sources=dict(doc.get("sources") or {}),
-        )
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise EnergyError(f"energy table {path}: missing or invalid entry ({exc})") from None
-    for op, pts in table.arith.items():
-        if not pts or any(e <= 0 or b <= 0 for b, e in pts.items()):
-            raise EnergyError(f"energy table {path}: arith.{op} needs positive (bits: pJ) points")
-    return table
+        x = float(value)
+    except OverflowError:
+        raise EnergyError(f"energy table {path}: {key}: the value is too large for a float") from None
+    if not math.isfinite(x):
+        raise EnergyError(f"energy table {path}: {key}: {x!r} is not a finite number")
+    if x < 0 or (x == 0 and not zero_ok):
+        raise EnergyError(f"energy table {path}: {key}: {x!r} must be {'>= 0' if zero_ok else 'positive'}")
+    return x
+
+
+def _mapping(path: Path, key: str, value: Any) -> dict:
+    if not isinstance(value, dict):
+        raise EnergyError(f"energy table {path}: {key}: expected a mapping, got {type(value).__name__}")
+    return value
+
+
+def _curve(path: Path, key: str, value: Any) -> dict[float, float]:
+    """Interpolation points (size: pJ): at least one, sizes and energies finite and positive, sizes increasing."""
+    pts = _mapping(path, key, value)
+    if not pts:
+        raise EnergyError(f"energy table {path}: {key}: needs at least one (size: pJ) point to interpolate from")
+    out = {_number(path, f"{key}[{x!r}] size", x): _number(path, f"{key}[{x!r}]", e) for x, e in pts.items()}
+    xs = list(out)
+    if any(b <= a for a, b in zip(xs, xs[1:], strict=False)):
+        raise EnergyError(f"energy table {path}: {key}: sizes must be listed in increasing order, got {xs}")
+    return out
+
+
+def _build(path: Path, doc: dict) -> EnergyTable:
+    """Validate a (merged) table document: every price finite and positive, every name known."""
+    missing = [k for k in ("name", "node_nm", "vdd", "arith", "sram_read_64b", "dram_pj_per_bit") if k not in doc]
+    if missing:
+        raise EnergyError(f"energy table {path}: missing entry {missing[0]!r}")
+    arith = _mapping(path, "arith", doc["arith"])
+    for op in arith:
+        if op not in ARITH_OPS:
+            raise EnergyError(f"energy table {path}: arith: unknown op {op!r} (known: {', '.join(ARITH_OPS)})")
+    dram = _mapping(path, "dram_pj_per_bit", doc["dram_pj_per_bit"])
+    if not dram:
+        raise EnergyError(f"energy table {path}: dram_pj_per_bit: needs at least one DRAM type")
+    overrides = _mapping(path, "ert_overrides", doc.get("ert_overrides") or {})
+    for key in overrides:
+        if not isinstance(key, str) or key.count(":") != 1 or "" in key.split(":"):
+            raise EnergyError(f"energy table {path}: ert_overrides: key {key!r} is not 'component:action'")
+    return EnergyTable(
+        name=str(doc["name"]), node_nm=_number(path, "node_nm", doc["node_nm"]),
+        vdd=_number(path, "vdd", doc["vdd"]),
+        arith={op: _curve(path, f"arith.{op}", pts) for op, pts in arith.items()},
+        sram_read_64b=_curve(path, "sram_read_64b", doc["sram_read_64b"]),
+        sram_write_factor=_number(path, "sram_write_factor", doc.get("sram_write_factor", 1.0)),
+        dram_pj_per_bit={str(k): _number(path, f"dram_pj_per_bit.{k}", v) for k, v in dram.items()},
+        ert_overrides={k: _number(path, f"ert_overrides[{k!r}]", v, zero_ok=True) for k, v in overrides.items()},
+        sources=dict(_mapping(path, "sources", doc.get("sources") or {})),
+    )

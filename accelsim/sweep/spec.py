@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+import numpy as np
 
 from accelsim.errors import AccelsimError
+from accelsim.safe_yaml import read_yaml_file
 
 log = logging.getLogger(__name__)
 
@@ -217,6 +218,8 @@ def _config_variants(i: int, entry: Any, base: Path | None) -> list[tuple[str, s
     seen: dict[str, str] = {}
     for key, part in (("set", fixed), ("grid", grid), ("zip", zipped)):
         for k in part:
+            if not isinstance(k, str):
+                raise SpecError(f"{where}.{key}: config field names must be strings, got {k!r:.40}")
             if k in seen:
                 raise SpecError(f"{where}: field {k!r} appears in both {seen[k]!r} and {key!r}")
             seen[k] = key
@@ -237,18 +240,26 @@ def _config_variants(i: int, entry: Any, base: Path | None) -> list[tuple[str, s
     return out
 
 
+def _plain(value: Any) -> Any:
+    """A Python-API spec with numpy scalars (np.int64(64) in a grid) turned into the Python values they hold."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(v) for v in value)
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def load_spec(spec: str | os.PathLike | Mapping[str, Any]) -> tuple[dict[str, Any], Path | None, str | None]:
     """Read a spec: (document, the directory relative paths may be relative to, raw text)."""
     if isinstance(spec, Mapping):
-        return dict(spec), None, None
+        return _plain(spec), None, None
+    if not isinstance(spec, (str, os.PathLike)):
+        raise SpecError(f"sweep spec: expected a YAML path or a mapping, got {type(spec).__name__}")
     path = Path(spec)
     if not path.is_file():
         raise SpecError(f"sweep spec {str(spec)!r} does not exist")
-    text = path.read_text()
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise SpecError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
+    doc = read_yaml_file(path, SpecError)
+    text = path.read_text(encoding="utf-8")
     if not isinstance(doc, Mapping):
         raise SpecError(f"{path}: expected a mapping with keys traces and accelerators")
     return dict(doc), path.parent.resolve(), text

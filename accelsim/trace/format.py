@@ -27,8 +27,16 @@ from typing import Any
 
 import numpy as np
 
-from accelsim.errors import TraceError
-from accelsim.trace.layer import TENSOR_NAMES, Layer, ShapeError, tensor_shapes, validate_shape
+from accelsim.errors import TraceError, brief
+from accelsim.trace.layer import (
+    MAX_TENSOR_ELEMENTS,
+    TENSOR_NAMES,
+    Layer,
+    ShapeError,
+    tensor_shapes,
+    validate_layer,
+    validate_shape,
+)
 
 FORMAT_NAME = "accelsim-trace"
 FORMAT_VERSION = 1
@@ -42,7 +50,8 @@ NUMERIC_DTYPES = {
 }
 _NUMERIC_NP = {np.dtype(d) for d in NUMERIC_DTYPES.values()}
 MAX_HEADER_BYTES = 64 * 2**20
-MAX_TENSOR_ELEMENTS = 2**32
+#: Deepest nesting of the metadata document (real traces: 4; JSON nested thousands deep is refused).
+MAX_METADATA_DEPTH = 32
 
 
 @dataclass(frozen=True)
@@ -76,29 +85,59 @@ def _read_header(path: Path) -> tuple[dict, int]:
             raw = fh.read(n)
     except OSError as exc:
         raise _err(path, f"cannot read file ({exc.strerror or exc})") from None
-    try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise _err(path, "not an accelsim trace (header is not JSON)") from None
+    header = _json(path, raw, "header")
     if not isinstance(header, dict):
         raise _err(path, "not an accelsim trace (header is not a JSON object)")
     return header, 8 + n
 
 
+def _json(path: Path, raw: bytes | str, what: str) -> Any:
+    """Parse JSON from the header; every failure (bad UTF-8, syntax, nesting, huge numbers) names the file."""
+    try:
+        doc = json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise _err(path, "not an accelsim trace (header is not JSON)" if what == "header"
+                   else f"corrupt trace {what} (not JSON)") from None
+    except RecursionError:
+        raise _err(path, f"corrupt trace {what} (JSON nested too deeply)") from None
+    except ValueError as exc:  # an integer of thousands of digits (int max_str_digits)
+        raise _err(path, f"corrupt trace {what} (a number is out of range: {str(exc)[:60]})") from None
+    if _depth(doc) > MAX_METADATA_DEPTH:
+        raise _err(path, f"corrupt trace {what} (JSON nested deeper than {MAX_METADATA_DEPTH} levels)")
+    return doc
+
+
+def _depth(doc: Any) -> int:
+    """Nesting depth of a parsed JSON value (iterative: the value may be nested thousands deep)."""
+    deepest, stack = 0, [(doc, 1)]
+    while stack:
+        node, d = stack.pop()
+        deepest = max(deepest, d)
+        if deepest > MAX_METADATA_DEPTH:
+            break
+        if isinstance(node, dict):
+            stack.extend((v, d + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, d + 1) for v in node)
+    return deepest
+
+
 def _parse_meta(path: Path, header: dict) -> dict:
     meta = header.get("__metadata__") or {}
-    doc = meta.get("accelsim") if isinstance(meta, dict) else None
+    if not isinstance(meta, dict):
+        raise _err(path, f"corrupt safetensors header (__metadata__ is a {type(meta).__name__}, not an object)")
+    doc = meta.get("accelsim")
     if doc is None:
         raise _err(path, "not an accelsim trace (no 'accelsim' metadata; is it a plain safetensors file?)")
-    try:
-        doc = json.loads(doc)
-    except json.JSONDecodeError:
-        raise _err(path, "corrupt trace metadata (not JSON)") from None
+    if not isinstance(doc, str):
+        raise _err(path, f"corrupt trace metadata (the 'accelsim' entry is a {type(doc).__name__}, not a JSON string)")
+    doc = _json(path, doc, "metadata")
     if not isinstance(doc, dict) or doc.get("format") != FORMAT_NAME:
-        raise _err(path, f"not an accelsim trace (format is {doc.get('format') if isinstance(doc, dict) else doc!r})")
+        fmt = doc.get("format") if isinstance(doc, dict) else doc
+        raise _err(path, f"not an accelsim trace (format is {brief(fmt)})")
     version = doc.get("version")
-    if version not in SUPPORTED_VERSIONS:
-        raise _err(path, f"unknown trace format version {version!r} (this accelsim reads "
+    if type(version) is not int or version not in SUPPORTED_VERSIONS:  # 1.0 and true are not 1
+        raise _err(path, f"unknown trace format version {brief(version)} (this accelsim reads "
                          f"{', '.join(map(str, SUPPORTED_VERSIONS))}); upgrade accelsim or re-export")
     if not isinstance(doc.get("layers"), list) or not doc["layers"]:
         raise _err(path, "trace has no layers")
@@ -110,10 +149,17 @@ def _parse_meta(path: Path, header: dict) -> dict:
 def _check_layers(path: Path, header: dict, doc: dict, data_start: int, file_size: int) -> list[LayerInfo]:
     infos: list[LayerInfo] = []
     data_bytes = file_size - data_start
+    seen: set[str] = set()
     for i, entry in enumerate(doc["layers"]):
         if not isinstance(entry, dict):
             raise _err(path, f"layer #{i} entry is not an object")
-        name = str(entry.get("name", f"#{i}"))
+        name = entry.get("name", f"#{i}")
+        if not isinstance(name, str) or not isinstance(entry.get("kind"), str):
+            raise _err(path, f"layer #{i}: name and kind must be strings, got {brief(name)}, "
+                             f"{brief(entry.get('kind'))}")
+        if name in seen:
+            raise _err(path, "two layers have this name", name)
+        seen.add(name)
         raw_shape, attrs = entry.get("shape") or {}, entry.get("attrs") or {}
         if not isinstance(raw_shape, dict):
             raise _err(path, f"layer shape is not an object: {raw_shape!r}", name)
@@ -173,6 +219,18 @@ class Trace(Sequence[Layer]):
     """
 
     def __init__(self, layers: list[Layer], provenance: dict[str, Any] | None = None, *, name: str = "trace"):
+        if isinstance(layers, (str, bytes, Layer)) or not isinstance(layers, Sequence):
+            raise TraceError(f"Trace: expected a list of Layers, got {type(layers).__name__}")
+        if not isinstance(provenance, dict | None) or not isinstance(name, str):
+            raise TraceError("Trace: provenance must be a dict and name a string")
+        layers = [validate_layer(ly) for ly in layers]  # checked as a loaded trace's layers are
+        names = [ly.name for ly in layers]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise TraceError(f"Trace: two layers are named {duplicates[0]!r}")
+        self._set_layers(layers, provenance, name)
+
+    def _set_layers(self, layers: list[Layer], provenance: dict[str, Any] | None, name: str) -> None:
         self._layers: list[Layer] | None = list(layers)
         self._infos = [LayerInfo(i, ly.name, ly.kind, dict(ly.shape), tuple(ly.tensors()), dict(ly.attrs))
                        for i, ly in enumerate(layers)]
@@ -224,10 +282,16 @@ class Trace(Sequence[Layer]):
 
     def select(self, names: Sequence[str]) -> Trace:
         """A trace with only the named layers (tensors of file traces still load lazily)."""
+        check_layer_names(names, "select")
+        missing = [n for n in names if n not in self.layer_names]
+        if missing:
+            raise TraceError(f"{self.path or self.name}: no layer named {missing[0]!r} "
+                             f"(layers: {', '.join(map(repr, self.layer_names))})")
         positions = [self.index_of(n) for n in names]
         picked = [self._infos[i] for i in positions]
         if self._layers is not None:
-            out = Trace([self._layers[i] for i in positions], self.provenance, name=self.name)
+            out = Trace.__new__(Trace)  # layers already validated when this trace was built
+            out._set_layers([self._layers[i] for i in positions], self.provenance, self.name)
         else:
             out = Trace._from_file(self.path, picked, self.provenance)  # type: ignore[arg-type]
             out.name = self.name
@@ -253,7 +317,7 @@ class Trace(Sequence[Layer]):
         """Write the trace as a v1 file; the write is atomic (temporary name, then rename)."""
         from safetensors.numpy import save_file
 
-        path = Path(path)
+        path = check_output_path(path)
         tensors: dict[str, np.ndarray] = {}
         layers_meta = []
         for i, layer in enumerate(self):
@@ -286,8 +350,31 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"{type(obj).__name__} is not JSON-serialisable")
 
 
+def check_layer_names(names: Any, where: str) -> list[str]:
+    """A list of layer names, else TraceError (a bare string would be read as its characters)."""
+    if isinstance(names, str):
+        raise TraceError(f"{where}: layers={names!r} must be a list of layer names, e.g. [{names!r}]")
+    if not isinstance(names, Sequence) or not all(isinstance(n, str) for n in names):
+        raise TraceError(f"{where}: layers must be a list of layer names (strings), got {str(names)[:60]}")
+    return list(names)
+
+
+def check_output_path(path: Any) -> Path:
+    """The path a trace will be written to; refused (before anything is written) if it is a directory."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TraceError(f"expected a file path to write the trace to, got {type(path).__name__}")
+    path = Path(path)
+    if path.is_dir():
+        raise TraceError(f"{path} is a directory: give a file name such as {path / 'trace.safetensors'}")
+    if not path.parent.is_dir():
+        raise TraceError(f"{path}: the folder {path.parent} does not exist")
+    return path
+
+
 def load_trace(path: str | os.PathLike) -> Trace:
     """Open a trace file, validate its header, and return a lazily loading :class:`Trace`."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TraceError(f"load_trace: expected a file path, got {type(path).__name__}")
     path = Path(path)
     if not path.is_file():
         raise TraceError(f"{path}: no such trace file")

@@ -19,9 +19,12 @@ For conv2d, P = (H + 2*padding - R) // stride + 1 and likewise Q from W and S.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from accelsim.errors import ShapeError, TraceError, brief
 
 KINDS = ("conv2d", "linear", "lstm", "matmul")
 
@@ -35,9 +38,13 @@ SHAPE_KEYS: dict[str, tuple[str, ...]] = {
 #: Tensors a layer may carry; the first two are required in a trace.
 TENSOR_NAMES = ("weight", "input", "output", "grad_output", "grad_weight")
 
-
-class ShapeError(ValueError):
-    """A layer's shape parameters are inconsistent."""
+#: Largest shape parameter accepted (far above any real layer; keeps derived sizes exact in int64).
+MAX_DIM = 2**31 - 1
+#: Most elements of any tensor of a layer, stored or derived (the output of a layer that stores none).
+MAX_TENSOR_ELEMENTS = 2**32
+#: Most elements of a lowered GEMM operand (the im2col matrix of a conv, per group), checked before
+#: anything allocates it: 2**30 float64 elements are 8 GiB.
+MAX_LOWERED_ELEMENTS = 2**30
 
 
 def conv_output_hw(shape: dict[str, int]) -> tuple[int, int]:
@@ -62,19 +69,37 @@ def validate_shape(kind: str, shape: dict[str, int]) -> dict[str, int]:
     for k in keys:
         v = shape[k]
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-            raise ShapeError(f"shape {k}={v!r} is not an integer")
+            raise ShapeError(f"shape {k}={brief(v)} is not an integer")
         out[k] = int(v)
     minimum = {"padding": 0}
     for k, v in out.items():
-        if v < minimum.get(k, 1):
-            raise ShapeError(f"shape {k}={v} is out of range")
+        if not minimum.get(k, 1) <= v <= MAX_DIM:
+            raise ShapeError(f"shape {k}={brief(v)} is out of range ({minimum.get(k, 1)}..{MAX_DIM})")
     if kind == "conv2d":
         if out["C"] % out["groups"] or out["K"] % out["groups"]:
             raise ShapeError(f"groups={out['groups']} does not divide C={out['C']} and K={out['K']}")
         p, q = conv_output_hw(out)
         if p < 1 or q < 1:
             raise ShapeError("conv2d kernel is larger than the padded input")
+    if kind == "lstm" and out["K"] != 4 * out["hidden"]:
+        raise ShapeError(f"lstm K={out['K']} must be 4 x hidden = {4 * out['hidden']} (one row per gate and unit)")
+    _check_sizes(kind, out)
     return out
+
+
+def _check_sizes(kind: str, shape: dict[str, int]) -> None:
+    """Refuse a shape whose tensors or lowered GEMM are too large to allocate, before anything is."""
+    for t, dims in tensor_shapes(kind, shape).items():
+        if t in ("weight", "input", "output") and math.prod(dims) > MAX_TENSOR_ELEMENTS:
+            raise ShapeError(f"the {t} tensor would be {' x '.join(map(str, dims))} = {math.prod(dims):,} elements, "
+                             f"more than the limit of {MAX_TENSOR_ELEMENTS:,}")
+    if kind == "conv2d":
+        p, q = conv_output_hw(shape)
+        rows, cols = shape["N"] * p * q, shape["C"] // shape["groups"] * shape["R"] * shape["S"]
+        if rows * cols > MAX_LOWERED_ELEMENTS:
+            raise ShapeError(f"the lowered (im2col) input would be {rows:,} x {cols:,} = {rows * cols:,} elements "
+                             f"(output {p} x {q} from H={shape['H']}, W={shape['W']}, padding={shape['padding']}), "
+                             f"more than the limit of {MAX_LOWERED_ELEMENTS:,}")
 
 
 def tensor_shapes(kind: str, shape: dict[str, int]) -> dict[str, tuple[int, ...]]:
@@ -124,7 +149,10 @@ class LayerSpec:
     act_density: float | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "shape", validate_shape(self.kind, dict(self.shape)))
+        try:
+            object.__setattr__(self, "shape", validate_shape(self.kind, dict(self.shape)))
+        except ShapeError as exc:
+            raise ShapeError(f"layer {self.name!r}: {exc}") from None
 
     @property
     def macs(self) -> int:
@@ -149,6 +177,13 @@ class Layer:
     grad_weight: np.ndarray | None = None
     attrs: dict = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # float16 (common in exported models) is widened exactly to float32, which every datapath reads
+        for n in TENSOR_NAMES:
+            a = self.__dict__.get(n)
+            if isinstance(a, np.ndarray) and a.dtype == np.float16:
+                setattr(self, n, a.astype(np.float32))
+
     def __getattr__(self, key: str) -> int:
         # Shape parameters read as attributes: layer.C, layer.stride, ...
         shape = self.__dict__.get("shape")
@@ -170,3 +205,40 @@ class Layer:
     @property
     def act_density(self) -> float:
         return float(np.count_nonzero(self.input)) / self.input.size
+
+
+def validate_layer(layer: Layer) -> Layer:
+    """Check an in-memory layer as a loaded one is checked (shape, tensor shapes, dtypes, NaN/Inf).
+
+    Returns the layer with its shape normalised to plain ints. Raises ShapeError or TraceError
+    naming the layer.
+    """
+    if not isinstance(layer, Layer):
+        raise TraceError(f"expected a Layer, got {type(layer).__name__}")
+    if not isinstance(layer.name, str) or not isinstance(layer.kind, str) or not isinstance(layer.shape, dict):
+        raise TraceError(f"layer {layer.name!r}: name and kind must be strings and shape a dict")
+    try:
+        layer.shape = validate_shape(layer.kind, layer.shape)
+    except ShapeError as exc:
+        raise ShapeError(f"layer {layer.name!r}: {exc}") from None
+    if not isinstance(layer.attrs, dict):
+        raise TraceError(f"layer {layer.name!r}: attrs must be a dict, got {type(layer.attrs).__name__}")
+    expected = tensor_shapes(layer.kind, layer.shape)
+    for t in TENSOR_NAMES:
+        a = getattr(layer, t)
+        if a is None:
+            if t in ("weight", "input"):
+                raise TraceError(f"layer {layer.name!r}: missing tensor {t!r}")
+            continue
+        if not isinstance(a, np.ndarray) or a.dtype.kind not in "iuf" or a.dtype.itemsize > 8:
+            what = f"dtype {a.dtype}" if isinstance(a, np.ndarray) else type(a).__name__
+            raise TraceError(f"layer {layer.name!r}: tensor {t!r} must be a numeric numpy array, got {what}")
+        if a.dtype == np.float16:
+            a = a.astype(np.float32)
+            setattr(layer, t, a)
+        if a.shape != expected[t]:
+            raise TraceError(f"layer {layer.name!r}: tensor {t!r} has shape {list(a.shape)} but the {layer.kind} "
+                             f"shape implies {list(expected[t])}")
+        if a.dtype.kind == "f" and not np.isfinite(a).all():
+            raise TraceError(f"layer {layer.name!r}: tensor {t!r} contains NaN or Inf")
+    return layer

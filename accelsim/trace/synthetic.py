@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from accelsim.errors import AccelsimError
-from accelsim.trace.format import Trace
+from accelsim.errors import AccelsimError, brief
+from accelsim.trace.format import Trace, check_layer_names
 from accelsim.trace.layer import Layer, LayerSpec
 from accelsim.trace.lowering import reference_output
 
@@ -164,8 +164,17 @@ def synth(network: str | None = None, gemm: tuple[int, int, int] | None = None, 
 
     if (network is None) == (gemm is None):
         raise AccelsimError("give exactly one of network= or gemm=")
+    if network is not None and not isinstance(network, str):
+        raise AccelsimError(f"synth: network must be a zoo network name, got {type(network).__name__}")
+    if not isinstance(structure, str):
+        raise AccelsimError(f"synth: structure must be a string such as 'nm:2:4', got {type(structure).__name__}")
+    seed, batch = _integer(seed, "seed", 0, 2**64 - 1), _integer(batch, "batch", 1, 2**31 - 1)
+    if layers is not None:
+        layers = check_layer_names(layers, "synth")
     if gemm is not None:
-        m, n, k = (int(v) for v in gemm)
+        if isinstance(gemm, (str, bytes)) or not isinstance(gemm, Sequence) or len(gemm) != 3:
+            raise AccelsimError(f"synth: gemm must be three integers (M, N, K), got {str(gemm)[:60]}")
+        m, n, k = (_integer(v, f"gemm {'MNK'[i]}", 1, None) for i, v in enumerate(gemm))
         specs = [LayerSpec("gemm", "matmul", {"M": m, "N": n, "K": k}, relu_input=False)]
         name = f"gemm-{m}x{n}x{k}"
     else:
@@ -197,6 +206,17 @@ def synth(network: str | None = None, gemm: tuple[int, int, int] | None = None, 
         "tools": _tool_versions(),
     }
     return Trace(out, provenance, name=name)
+
+
+def _integer(value: object, what: str, low: int, high: int | None) -> int:
+    """A Python or numpy integer in [low, high], as an int; floats and bools are refused, not truncated."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise AccelsimError(f"synth: {what} must be an integer, got {type(value).__name__} {brief(value)}")
+    value = int(value)
+    if value < low or (high is not None and value > high):
+        shown = str(value) if value.bit_length() < 128 else f"a {value.bit_length()}-bit integer"
+        raise AccelsimError(f"synth: {what}={shown} is out of range ({low}..{high if high is not None else ''})")
+    return value
 
 
 def _tool_versions() -> dict[str, str]:

@@ -36,7 +36,7 @@ class PlanarArrayConfig(DRAMChipConfig):
     value_bits: int = param(16, "bits of a weight or activation value (16-bit multiplies, SCNN §V)", min=1, max=64)
     acc_bits: int = param(24, "bits of an accumulator entry (24-bit accumulation, SCNN §V)", min=1, max=64)
     run_bits: int = param(4, "bits of a zero-run index (4-bit runs with placeholder zeros, SCNN §IV)", min=1,
-                          max=16)
+                          max=8)  # runs are stored as uint8 (accelsim.formats.relative_index)
     iaram_bytes: int = param(10240, "input activation RAM per PE, bytes (values and indices)", min=1)
     oaram_bytes: int = param(10240, "output activation RAM per PE, bytes (values and indices)", min=1)
     weight_fifo_entries: int = param(50, "weight FIFO entries per PE (SCNN §V); weights of one channel of a group "
